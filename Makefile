@@ -1,0 +1,39 @@
+# Two entry points: `make run` (set up + start the app) and `make test` (set up + run every test).
+PYTHON ?= python3
+VENV := .venv
+PY := $(VENV)/bin/python
+
+.PHONY: install install-test run test lint bench bench-scale clean
+
+$(VENV)/.installed: pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install --upgrade pip
+	$(PY) -m pip install -e '.[eval]'
+	touch $@
+
+$(VENV)/.installed-test: $(VENV)/.installed
+	$(PY) -m pip install -e '.[test,eval,llm-server]'
+	bash scripts/install-system-deps.sh
+	touch $@
+
+install: $(VENV)/.installed
+install-test: $(VENV)/.installed-test
+
+run: install
+	$(PY) app.py
+
+test: install-test
+	$(VENV)/bin/ruff check .
+	$(PY) -m pytest -q
+
+lint: install-test
+	$(VENV)/bin/ruff check .
+
+bench: install
+	$(PY) -m bench.quick
+
+bench-scale: install
+	$(PY) -m bench.scale
+
+clean:
+	rm -rf $(VENV) .rag

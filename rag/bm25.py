@@ -1,0 +1,114 @@
+"""The persisted lexical index: bm25s over every chunk, plus the chunk table it ranks.
+
+Ingestion calls `BM25Index.build(chunks).save(root)` whenever the corpus changed; answering calls
+`BM25Index.load(root)` once and `search` per query. A save writes a new version directory and then
+swaps the `CURRENT` pointer atomically, so a reader (or a crash) never sees half an index. The chunk table
+(ids, document ids, titles, offsets, text) doubles as the engine's in-memory view of the corpus.
+
+Not here: embeddings or fusion (rag/retrieve.py).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import shutil
+from dataclasses import asdict, dataclass
+from pathlib import Path
+
+import bm25s
+import numpy as np
+
+from rag.store import read_json, write_atomically
+from rag.text import terms
+
+
+@dataclass(frozen=True)
+class ChunkRecord:
+    id: str
+    doc_id: str
+    title: str
+    start: int
+    end: int
+    text: str
+
+
+def corpus_version(chunk_ids: list[str]) -> str:
+    """Identifies a corpus state: the same chunk ids give the same version, whatever their order."""
+    return hashlib.sha256("\n".join(sorted(chunk_ids)).encode()).hexdigest()[:16]
+
+
+class BM25Index:
+    def __init__(self, chunks: list[ChunkRecord], retriever: bm25s.BM25 | None, version: str):
+        self.chunks = chunks
+        self.version = version
+        self._retriever = retriever
+        self._row_of_doc: dict[str, list[int]] = {}
+        for row, chunk in enumerate(chunks):
+            self._row_of_doc.setdefault(chunk.doc_id, []).append(row)
+        self.by_id = {chunk.id: chunk for chunk in chunks}
+
+    @classmethod
+    def build(cls, chunks: list[ChunkRecord]) -> BM25Index:
+        chunks = sorted(chunks, key=lambda c: (c.doc_id, c.start))
+        retriever = None
+        if chunks:
+            retriever = bm25s.BM25()
+            # A chunk is indexed with its article title: headlines carry the topic words.
+            retriever.index([terms(f"{c.title}\n{c.text}") or ["\x00"] for c in chunks], show_progress=False)
+        return cls(chunks, retriever, corpus_version([c.id for c in chunks]))
+
+    def save(self, root: Path) -> None:
+        target = root / self.version
+        if not (target / "chunks.json").exists():
+            staging = root / f".{self.version}.tmp"
+            shutil.rmtree(staging, ignore_errors=True)
+            staging.mkdir(parents=True)
+            if self._retriever is not None:
+                self._retriever.save(str(staging))
+            (staging / "chunks.json").write_text(
+                json.dumps([asdict(c) for c in self.chunks], ensure_ascii=False), encoding="utf-8"
+            )
+            shutil.rmtree(target, ignore_errors=True)
+            staging.rename(target)
+        write_atomically(root / "CURRENT", self.version)
+        for old in root.iterdir():  # older versions are garbage once CURRENT points past them
+            if old.is_dir() and old.name != self.version:
+                shutil.rmtree(old, ignore_errors=True)
+
+    @staticmethod
+    def current_version(root: Path) -> str | None:
+        try:
+            return (root / "CURRENT").read_text().strip() or None
+        except FileNotFoundError:
+            return None
+
+    @classmethod
+    def load(cls, root: Path) -> BM25Index | None:
+        version = cls.current_version(root)
+        if version is None:
+            return None
+        records = read_json(root / version / "chunks.json")
+        if records is None:
+            return None
+        chunks = [ChunkRecord(**r) for r in records]
+        retriever = bm25s.BM25.load(str(root / version)) if chunks else None
+        return cls(chunks, retriever, version)
+
+    def search(self, query: str, k: int, doc_ids: list[str] | None = None) -> list[tuple[ChunkRecord, float]]:
+        """Top-k chunks by BM25 score (only those with a positive score), optionally within `doc_ids`."""
+        query_terms = [t for t in terms(query) if t in self._retriever.vocab_dict] if self._retriever else []
+        if not query_terms:
+            return []
+        mask = None
+        if doc_ids is not None:
+            mask = np.zeros(len(self.chunks), dtype=np.float32)
+            for doc_id in doc_ids:
+                mask[self._row_of_doc.get(doc_id, [])] = 1.0
+            if not mask.any():
+                return []
+        k = min(k, len(self.chunks))
+        rows, scores = self._retriever.retrieve(
+            [query_terms], k=k, show_progress=False, weight_mask=mask, n_threads=1
+        )
+        return [(self.chunks[r], float(s)) for r, s in zip(rows[0], scores[0], strict=True) if s > 0]

@@ -1,0 +1,205 @@
+"""Extractive answering: pick the sentence or two of the retrieved passages that answer the question,
+or decide from the evidence that the articles do not say.
+
+Each sentence of the retrieved passages is scored by
+- meaning: cosine similarity of its stored e5 vector to the question (works across languages),
+- words: IDF-weighted share of the question's content terms it contains (terms the corpus never uses
+  count as missing — the signature of a question about something else),
+- type: whether it holds what the question asks for (a number for "how many", a date for "when",
+  a name for "who", a place for "where"),
+and the best one answers. Answerability is decided from the same evidence, not from cosine alone
+(e5 similarities are compressed: unanswerable questions score 0.80-0.88 here, answerable 0.85-0.93).
+Weights and thresholds are global constants chosen by measurement on the team's dataset (eval/).
+
+Not here: retrieval (rag/retrieve.py), LLM answers (rag/generate.py).
+"""
+
+from __future__ import annotations
+
+import math
+import re
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+
+import numpy as np
+
+from ingest.chunk import sentence_id, split_sentences
+from rag.answer import Citation, Source
+from rag.retrieve import Corpus
+from rag.text import has_cyrillic, names, numbers, term_set, terms
+
+# Selection weights (sum to 1) and answerability thresholds; see eval/README.md for the measurement.
+W_DENSE, W_WORDS, W_TYPE = 0.5, 0.35, 0.15
+MIN_COVERAGE = 0.5  # share (IDF-weighted) of the question's terms the best sentence must contain
+MIN_DENSE = 0.82  # cosine of the best sentence, for questions in another script than the articles
+MIN_WORDS_IN_SENTENCE = 4
+SECOND_SENTENCE_RATIO = 0.85
+
+_QUESTION_TYPES: list[tuple[str, re.Pattern[str]]] = [
+    ("number", re.compile(r"\bhow (many|much|long|far|big|large|often)\b|\bwhat (percentage|share|number|amount)"
+                          r"|\bсколько\b|\bкаков\w* (объ[её]м|сумм|размер)", re.I)),
+    ("date", re.compile(r"\bwhen\b|\bwhat (year|date|day|month|time)\b|\bкогда\b|\bв как\w+ (году|месяце|день)",
+                        re.I)),
+    ("name", re.compile(r"\bwho(m|se)?\b|\bкто\b|\bкого\b|\bкому\b|\bчей\b|\bчья\b", re.I)),
+    ("place", re.compile(r"\bwhere\b|\bwhat (city|country|place|port)\b|\bгде\b|\bкуда\b|\bв каком городе\b",
+                         re.I)),
+]
+_MONTHS = re.compile(
+    r"\b(jan|feb|mar|apr|may|jun|jul|aug|sep|oct|nov|dec)[a-z]*\b|\b(1[89]|20)\d\d\b|\b\d{1,2}[./]\d{1,2}\b"
+    r"|\b(yesterday|today|last|next|eve|week|weekend|year|month|day|friday|monday|tuesday|wednesday"
+    r"|thursday|saturday|sunday|summer|autumn|winter|spring)\b", re.I)
+_INJECTION = re.compile(
+    r"ignore (all |any )?(the )?(previous|prior|above|earlier) (instructions|prompts?|rules)|disregard .{0,30}"
+    r"instructions|system prompt|you are now|reveal your (prompt|instructions)|jailbreak|\bDAN\b"
+    r"|игнорируй|забудь (все |предыдущие )?инструкции|системн\w+ промпт", re.I)
+_QUESTION_WORDS = term_set("what which who whom whose when where why how many much does did is are was were "
+                           "кто что где когда какой какая какие каков почему сколько")
+
+
+@dataclass(frozen=True)
+class Candidate:
+    doc_id: str
+    title: str
+    start: int
+    end: int
+    text: str
+    rank: int  # rank of the best retrieved passage that holds it (1 = top)
+    dense: float
+    coverage: float
+    type_ok: bool | None
+    score: float = 0.0
+
+
+@dataclass(frozen=True)
+class Extraction:
+    answerable: bool
+    reason: str  # why it refused ("" when answerable)
+    chosen: list[Candidate]
+    candidates: list[Candidate]
+
+
+def question_type(question: str) -> str | None:
+    return next((name for name, pattern in _QUESTION_TYPES if pattern.search(question)), None)
+
+
+def looks_like_injection(question: str) -> bool:
+    return bool(_INJECTION.search(question))
+
+
+def has_type(kind: str | None, sentence: str, question: str) -> bool | None:
+    """Does the sentence hold the kind of thing the question asks for? None when the question has no type."""
+    if kind is None:
+        return None
+    if kind == "number":
+        return bool(numbers(sentence)) or bool(re.search(r"\b(one|two|three|four|five|six|seven|eight|nine|ten"
+                                                         r"|eleven|twelve|twenty|thirty|hundred|half)\b", sentence, re.I))
+    if kind == "date":
+        return bool(_MONTHS.search(sentence))
+    # name / place: a capitalised word the question does not already contain
+    return bool(names(sentence) - names(question) - set(term_set(question)))
+
+
+class IdfTable:
+    """Inverse document frequency of stemmed terms over the corpus chunks (computed once per version)."""
+
+    def __init__(self, corpus: Corpus):
+        chunks = corpus.bm25.chunks
+        df: dict[str, int] = {}
+        for chunk in chunks:
+            for term in set(terms(f"{chunk.title}\n{chunk.text}")):
+                df[term] = df.get(term, 0) + 1
+        self.n = max(1, len(chunks))
+        self.df = df
+
+    def idf(self, term: str) -> float:
+        return math.log(1 + (self.n + 1) / (self.df.get(term, 0) + 0.5))
+
+
+def coverage(question_terms: set[str], sentence_terms: frozenset[str], idf: IdfTable) -> float:
+    total = sum(idf.idf(t) for t in question_terms)
+    if total == 0:
+        return 0.0
+    return sum(idf.idf(t) for t in question_terms if t in sentence_terms) / total
+
+
+def candidates(
+    question: str, sources: Sequence[Source], corpus: Corpus, idf: IdfTable, query_vector: np.ndarray,
+    vectors: Callable[[list[str]], dict[str, np.ndarray]],
+) -> list[Candidate]:
+    """Every sentence of the retrieved passages, scored."""
+    spans: dict[tuple[str, int], tuple[int, int, int]] = {}
+    for rank, source in enumerate(sources, start=1):
+        doc = corpus.documents.get(source.doc_id)
+        if doc is None:
+            continue
+        for span in split_sentences(doc.text):
+            inside = source.start_char <= span.start and span.end <= source.end_char
+            if inside and (source.doc_id, span.start) not in spans:
+                spans[(source.doc_id, span.start)] = (span.end, rank, 0)
+    items = []
+    for (doc_id, start), (end, rank, _) in spans.items():
+        doc = corpus.documents[doc_id]
+        text = doc.text[start:end]
+        if len(text.split()) >= MIN_WORDS_IN_SENTENCE and text != doc.title:
+            items.append((doc_id, doc.title, start, end, text, rank))
+    ids = [sentence_id(d, s, t) for d, _, s, _, t, _ in items]
+    stored = vectors(ids)
+    q_terms = set(term_set(question)) - _QUESTION_WORDS
+    kind = question_type(question)
+    out = []
+    for (doc_id, title, start, end, text, rank), sid in zip(items, ids, strict=True):
+        vec = stored.get(sid)
+        dense = float(vec @ query_vector) if vec is not None else 0.0
+        out.append(Candidate(doc_id, title, start, end, text, rank, dense,
+                             coverage(q_terms, term_set(f"{title} {text}"), idf), has_type(kind, text, question)))
+    return _scored(out)
+
+
+def _scored(cands: list[Candidate]) -> list[Candidate]:
+    if not cands:
+        return []
+    dense = np.array([c.dense for c in cands])
+    low, high = float(dense.min()), float(dense.max())
+    spread = high - low if high > low else 1.0
+    scored = []
+    for c in cands:
+        type_score = 0.5 if c.type_ok is None else float(c.type_ok)
+        score = W_DENSE * (c.dense - low) / spread + W_WORDS * c.coverage + W_TYPE * type_score
+        scored.append(Candidate(**{**c.__dict__, "score": score - 0.01 * (c.rank - 1)}))
+    return sorted(scored, key=lambda c: (-c.score, c.doc_id, c.start))
+
+
+def extract(question: str, cands: list[Candidate]) -> Extraction:
+    """Choose the answer sentences, or refuse with the reason."""
+    if looks_like_injection(question):
+        return Extraction(False, "the question asks to change instructions, not about the articles", [], cands)
+    if not cands:
+        return Extraction(False, "no passage of the articles matches the question", [], cands)
+    best = cands[0]
+    cross_script = has_cyrillic(question) != has_cyrillic(best.text)
+    if cross_script:
+        if best.dense < MIN_DENSE:
+            return Extraction(False, "no sentence of the articles is close enough in meaning", [], cands)
+    elif max(c.coverage for c in cands[:3]) < MIN_COVERAGE:
+        return Extraction(False, "the articles do not mention what the question is about", [], cands)
+    if best.type_ok is False and not any(c.type_ok for c in cands[:3]):
+        return Extraction(False, "the passages do not contain what the question asks for", [], cands)
+    chosen = [best]
+    for other in cands[1:3]:
+        if other.score >= SECOND_SENTENCE_RATIO * best.score and other.coverage > 0 and (
+            other.doc_id != best.doc_id or abs(other.start - best.end) < 400
+        ) and (best.type_ok is False or best.coverage < 1.0):
+            chosen.append(other)
+            break
+    return Extraction(True, "", chosen, cands)
+
+
+def cite(chosen: list[Candidate]) -> tuple[str, list[Citation]]:
+    """The answer text with [n] markers and its citations, in reading order."""
+    ordered = sorted(chosen, key=lambda c: (c.doc_id != chosen[0].doc_id, c.doc_id, c.start))
+    citations = [
+        Citation(i, c.doc_id, c.title, c.text, c.start, c.end, round(c.score, 4))
+        for i, c in enumerate(ordered, start=1)
+    ]
+    text = " ".join(f"{c.quote} [{c.number}]" for c in citations)
+    return text, citations

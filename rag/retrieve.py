@@ -1,0 +1,161 @@
+"""Hybrid retrieval: dense search in Chroma + BM25, fused by weighted reciprocal rank.
+
+`Retriever.retrieve(question, k, doc_ids)` returns `Source`s, best first, each remembering its dense and
+BM25 rank. The persisted BM25 index (and with it the chunk table and the cleaned documents) is loaded
+once and reloaded only when an ingest publishes a new corpus version — never rebuilt per query.
+`sentence_vectors` fetches the stored sentence embeddings that answering ranks sentences with.
+
+Why RRF and not a score blend: e5 cosine similarities are compressed into ~0.75-0.93 and BM25 scores are
+unbounded, so ranks are the only scale the two retrievers share (Cormack et al., 2009; k=60).
+
+Not here: choosing answer sentences (rag/extract.py) or generation (rag/generate.py).
+"""
+
+from __future__ import annotations
+
+import threading
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+
+from rag import store
+from rag.answer import Source
+from rag.bm25 import BM25Index, ChunkRecord
+from rag.embeddings import CountingEmbedding, embedding_model
+from rag.settings import Settings
+
+
+@dataclass(frozen=True)
+class Document:
+    doc_id: str
+    title: str
+    text: str  # cleaned text; every offset in the product points into it
+    source: str
+
+
+@dataclass(frozen=True)
+class Corpus:
+    """What one ingested corpus version looks like to the answering side."""
+
+    version: str
+    bm25: BM25Index
+    documents: dict[str, Document]
+
+    @property
+    def empty(self) -> bool:
+        return not self.bm25.chunks
+
+
+def _load_documents(settings: Settings) -> dict[str, Document]:
+    """Cleaned text of every indexed document, from ingestion's docstore."""
+    from llama_index.core.storage.docstore import SimpleDocumentStore
+
+    path = store.docstore_path(settings)
+    if not path.exists():
+        return {}
+    docstore = SimpleDocumentStore.from_persist_path(str(path))
+    docs = {}
+    for doc_id in docstore.get_all_document_hashes().values():
+        node = docstore.get_document(doc_id, raise_error=False)
+        if node is not None:
+            meta = node.metadata
+            docs[doc_id] = Document(doc_id, meta.get("title", ""), node.get_content(), meta.get("source", ""))
+    return docs
+
+
+def fuse(rankings: list[tuple[list[str], float]], rrf_k: int) -> dict[str, float]:
+    """Weighted reciprocal-rank fusion of ranked id lists: score(id) = Σ w / (rrf_k + rank)."""
+    scores: dict[str, float] = {}
+    for ids, weight in rankings:
+        for rank, item in enumerate(ids, start=1):
+            scores[item] = scores.get(item, 0.0) + weight / (rrf_k + rank)
+    return scores
+
+
+class Retriever:
+    def __init__(self, settings: Settings, embed_model: CountingEmbedding | None = None):
+        self.settings = settings
+        self.embed_model = embed_model or embedding_model(settings)
+        self._collection: Any = None
+        self._corpus: Corpus | None = None
+        self._lock = threading.Lock()
+
+    @property
+    def collection(self) -> Any:
+        if self._collection is None:
+            self._collection = store.collection(self.settings, self.embed_model.identity)
+        return self._collection
+
+    def corpus(self) -> Corpus:
+        """The current corpus view, reloaded if an ingest published a new version since the last call."""
+        root = store.bm25_root(self.settings)
+        version = BM25Index.current_version(root)
+        with self._lock:
+            if self._corpus is None or self._corpus.version != version:
+                bm25 = BM25Index.load(root) or BM25Index.build([])
+                self._corpus = Corpus(bm25.version, bm25, _load_documents(self.settings))
+            return self._corpus
+
+    def embed_query(self, question: str) -> np.ndarray:
+        return np.asarray(self.embed_model.get_query_embedding(question), dtype=np.float32)
+
+    def dense(self, query_vector: np.ndarray, k: int, doc_ids: list[str] | None) -> list[tuple[str, float]]:
+        where: dict[str, Any] = {"kind": "chunk"}
+        if doc_ids is not None:
+            where = {"$and": [where, {"doc_id": {"$in": list(doc_ids)}}]}
+        try:
+            result = self.collection.query(
+                query_embeddings=[query_vector.tolist()], n_results=k, where=where, include=["distances"]
+            )
+        except Exception as exc:
+            self._collection = None  # reconnect next time (a restarted Chroma server, say)
+            raise store.StoreError(f"vector search failed: {exc}") from exc
+        # Chroma's cosine space returns distance = 1 - cosine similarity.
+        return [(cid, 1.0 - dist) for cid, dist in zip(result["ids"][0], result["distances"][0], strict=True)]
+
+    def retrieve(
+        self, question: str, k: int | None = None, doc_ids: list[str] | None = None,
+        query_vector: np.ndarray | None = None,
+    ) -> list[Source]:
+        corpus = self.corpus()
+        if corpus.empty:
+            return []
+        k = k or self.settings.top_k
+        if query_vector is None:
+            query_vector = self.embed_query(question)
+        dense = [(cid, s) for cid, s in self.dense(query_vector, self.settings.dense_k, doc_ids)
+                 if cid in corpus.bm25.by_id]
+        lexical = corpus.bm25.search(question, self.settings.bm25_k, doc_ids)
+        fused = fuse(
+            [([cid for cid, _ in dense], self.settings.dense_weight),
+             ([c.id for c, _ in lexical], self.settings.bm25_weight)],
+            self.settings.rrf_k,
+        )
+        dense_info = {cid: (rank, s) for rank, (cid, s) in enumerate(dense, start=1)}
+        lexical_info = {c.id: (rank, s) for rank, (c, s) in enumerate(lexical, start=1)}
+        best = sorted(fused, key=lambda cid: (-fused[cid], cid))[:k]
+        return [_source(corpus.bm25.by_id[cid], fused[cid], dense_info.get(cid), lexical_info.get(cid))
+                for cid in best]
+
+    def sentence_vectors(self, sentence_ids: list[str]) -> dict[str, np.ndarray]:
+        """Stored embeddings of the given sentence ids (those the store has)."""
+        if not sentence_ids:
+            return {}
+        try:
+            result = self.collection.get(ids=sentence_ids, include=["embeddings"])
+        except Exception as exc:
+            self._collection = None
+            raise store.StoreError(f"vector store read failed: {exc}") from exc
+        return {sid: np.asarray(vec, dtype=np.float32)
+                for sid, vec in zip(result["ids"], result["embeddings"], strict=True)}
+
+
+def _source(chunk: ChunkRecord, score: float, dense: tuple[int, float] | None,
+            lexical: tuple[int, float] | None) -> Source:
+    return Source(
+        chunk_id=chunk.id, doc_id=chunk.doc_id, title=chunk.title, text=chunk.text,
+        start_char=chunk.start, end_char=chunk.end, score=score,
+        dense_score=dense[1] if dense else None, bm25_score=lexical[1] if lexical else None,
+        dense_rank=dense[0] if dense else None, bm25_rank=lexical[0] if lexical else None,
+    )

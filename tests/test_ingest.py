@@ -1,0 +1,214 @@
+"""Ingestion into Chroma: chunk offsets, idempotency, updates, deletes, bad input, crash safety, server mode."""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import textwrap
+import time
+from pathlib import Path
+
+import pytest
+from conftest import ARTICLES, ROOT, make_settings
+
+from ingest import ingest
+from ingest import index as index_module
+from rag import store
+from rag.bm25 import BM25Index
+from rag.embeddings import embedding_model
+from rag.settings import Settings
+
+
+def chunks_in_store(settings: Settings) -> dict[str, dict]:
+    coll = store.collection(settings, embedding_model(settings).identity)
+    held = coll.get(include=["metadatas", "documents"])
+    return {cid: {**meta, "text": text} for cid, meta, text in
+            zip(held["ids"], held["metadatas"], held["documents"], strict=True)}
+
+
+def test_five_articles_are_chunked_with_exact_offsets(indexed_articles: Settings) -> None:
+    from rag.retrieve import Retriever
+
+    corpus = Retriever(indexed_articles).corpus()
+    assert sorted(corpus.documents) == sorted(p.stem for p in ARTICLES.iterdir())
+    stored = chunks_in_store(indexed_articles)
+    chunks = {cid: m for cid, m in stored.items() if m["kind"] == "chunk"}
+    assert len(chunks) == len(corpus.bm25.chunks) > 20
+    for meta in stored.values():
+        doc = corpus.documents[meta["doc_id"]]
+        assert doc.text[meta["start_char"] : meta["end_char"]] == meta["text"]
+    for doc in corpus.documents.values():
+        assert doc.title and doc.text.startswith(doc.title)
+        assert "Leave a Reply" not in doc.text
+
+
+def test_rerun_on_unchanged_corpus_embeds_nothing(tmp_path: Path, small_corpus: Path,
+                                                  store_mode: dict[str, object]) -> None:
+    settings = make_settings(tmp_path, small_corpus, **store_mode)
+    first = ingest(settings)
+    assert sorted(first.added) == ["glacier-study", "harbour-bridge", "orchard"]
+    assert first.embedded > 0
+    ids_before = set(chunks_in_store(settings))
+    second = ingest(settings)
+    assert second.embedded == 0
+    assert sorted(second.unchanged) == sorted(first.added)
+    assert set(chunks_in_store(settings)) == ids_before
+    assert "added 0 / updated 0 / unchanged 3 / removed 0 / skipped 0" in second.line()
+
+
+def test_changed_file_replaces_exactly_its_chunks(tmp_path: Path, small_corpus: Path,
+                                                 store_mode: dict[str, object]) -> None:
+    settings = make_settings(tmp_path, small_corpus, **store_mode)
+    ingest(settings)
+    before = chunks_in_store(settings)
+    others_before = {cid for cid, m in before.items() if m["doc_id"] != "harbour-bridge"}
+    (small_corpus / "harbour-bridge.txt").write_text(
+        "Harbour bridge closes for repairs\n\nThe harbour bridge in Port Elmswick closed on May 9 for repairs "
+        "to its tram tracks.", encoding="utf-8")
+    summary = ingest(settings)
+    assert summary.updated == ["harbour-bridge"] and summary.embedded > 0
+    after = chunks_in_store(settings)
+    assert {cid for cid, m in after.items() if m["doc_id"] != "harbour-bridge"} == others_before
+    bridge = [m["text"] for m in after.values() if m["doc_id"] == "harbour-bridge"]
+    assert any("May 9" in t for t in bridge) and not any("120 million" in t for t in bridge)
+    bm25 = BM25Index.load(store.bm25_root(settings))
+    assert bm25 is not None and not any("120 million" in c.text for c in bm25.chunks)
+
+
+def test_deleted_file_loses_its_chunks_everywhere(tmp_path: Path, small_corpus: Path,
+                                                  store_mode: dict[str, object]) -> None:
+    settings = make_settings(tmp_path, small_corpus, **store_mode)
+    ingest(settings)
+    (small_corpus / "orchard.html").unlink()
+    summary = ingest(settings)
+    assert summary.removed == ["orchard"]
+    assert not [m for m in chunks_in_store(settings).values() if m["doc_id"] == "orchard"]
+    bm25 = BM25Index.load(store.bm25_root(settings))
+    assert bm25 is not None and {c.doc_id for c in bm25.chunks} == {"glacier-study", "harbour-bridge"}
+
+
+def test_explicit_paths_add_without_deleting(tmp_path: Path, small_corpus: Path) -> None:
+    settings = make_settings(tmp_path, small_corpus)
+    ingest(settings, [small_corpus / "orchard.html"])
+    extra = tmp_path / "elsewhere"
+    extra.mkdir()
+    (extra / "ferry.txt").write_text("Ferry service resumes\n\nThe island ferry resumed service on Monday.")
+    summary = ingest(settings, [extra / "ferry.txt"])
+    assert summary.added == ["ferry"] and summary.removed == []
+    assert {m["doc_id"] for m in chunks_in_store(settings).values()} == {"orchard", "ferry"}
+
+
+def test_bad_files_are_skipped_with_reasons_and_lose_nothing(tmp_path: Path, small_corpus: Path) -> None:
+    settings = make_settings(tmp_path, small_corpus, max_file_bytes=2000)
+    ingest(settings)
+    indexed = chunks_in_store(settings)
+    (small_corpus / "empty.txt").write_bytes(b"")
+    (small_corpus / "noise.txt").write_bytes(os.urandom(600) + b"\x00" * 10)
+    (small_corpus / "big.txt").write_text("Big file\n\n" + "word " * 1000)
+    (small_corpus / "slides.pdf").write_bytes(b"%PDF-1.4 ...")
+    (small_corpus / "cyrillic.txt").write_bytes("Новости дня\n\nМост открыли в марте.".encode("cp1251"))
+    # An indexed article that turns into garbage keeps its old chunks: bad input never loses data.
+    (small_corpus / "glacier-study.md").write_bytes(b"\x00\x01\x02" * 50)
+    summary = ingest(settings)
+    reasons = {Path(p).name: r for p, r in summary.skipped}
+    assert set(reasons) == {"empty.txt", "noise.txt", "big.txt", "slides.pdf", "glacier-study.md"}
+    assert "empty" in reasons["empty.txt"] and "binary" in reasons["noise.txt"]
+    assert "limit" in reasons["big.txt"] and ".pdf" in reasons["slides.pdf"]
+    assert summary.added == ["cyrillic"]
+    assert any(Path(p).name == "cyrillic.txt" for p, _ in summary.notices)
+    after = chunks_in_store(settings)
+    assert {cid for cid, m in indexed.items()} <= set(after)
+    assert "glacier-study" not in summary.removed
+    assert "skipped 5" in summary.line() and "slides.pdf" in summary.line()
+
+
+def test_crash_between_store_write_and_docstore_persist_leaves_no_duplicates(
+    tmp_path: Path, small_corpus: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    settings = make_settings(tmp_path, small_corpus)
+
+    def crash(*args: object, **kwargs: object) -> None:
+        raise KeyboardInterrupt("killed")
+
+    monkeypatch.setattr(index_module, "_persist_docstore", crash)
+    with pytest.raises(KeyboardInterrupt):
+        ingest(settings)
+    written = chunks_in_store(settings)
+    assert written  # vectors reached Chroma, the docstore never heard of them
+    monkeypatch.undo()
+    summary = ingest(settings)
+    assert sorted(summary.added) == ["glacier-study", "harbour-bridge", "orchard"]
+    after = chunks_in_store(settings)
+    assert set(after) == set(written)  # same stable ids: nothing duplicated
+    assert ingest(settings).embedded == 0
+
+
+KILL_SCRIPT = textwrap.dedent("""
+    import sys
+    from pathlib import Path
+    from ingest import ingest
+    from rag.settings import Settings
+    ingest(Settings(data_dir=Path(sys.argv[1]), corpus_dir=Path(sys.argv[2]), _env_file=None))
+""")
+
+
+@pytest.mark.parametrize("delay", [0.5, 2.5, 5.0, 9.0])
+def test_sigkill_at_any_point_is_completed_by_the_next_run(tmp_path: Path, delay: float) -> None:
+    corpus = tmp_path / "articles"
+    corpus.mkdir()
+    for name in ["reasons-for-tokayev-visit-to-russia.txt", "tokayev-putin-sochi-hidden-signal.txt"]:
+        (corpus / name).write_bytes((ARTICLES / name).read_bytes())
+    settings = make_settings(tmp_path, corpus)
+    proc = subprocess.Popen([sys.executable, "-c", KILL_SCRIPT, str(settings.data_dir), str(corpus)], cwd=ROOT)
+    time.sleep(delay)
+    if proc.poll() is None:
+        proc.send_signal(signal.SIGKILL)
+    proc.wait()
+    # Whatever the kill left behind is readable, and the next run completes it with no duplicates.
+    summary = ingest(settings)
+    stored = chunks_in_store(settings)
+    from rag.retrieve import Retriever
+
+    corpus_view = Retriever(settings).corpus()
+    expected = {n.id_ for doc in index_module._stored_documents(index_module._load_docstore(settings)).values()
+                for n in index_module._chunk_nodes(doc)}
+    assert set(stored) == expected
+    assert sorted(corpus_view.documents) == sorted(p.stem for p in corpus.iterdir())
+    assert {c.id for c in corpus_view.bm25.chunks} == {cid for cid, m in stored.items() if m["kind"] == "chunk"}
+    assert summary.chunks == len(corpus_view.bm25.chunks)
+    assert ingest(settings).embedded == 0
+
+
+def test_ingest_and_query_work_without_network(tmp_path: Path, small_corpus: Path,
+                                              monkeypatch: pytest.MonkeyPatch) -> None:
+    import socket
+
+    def no_network(*args: object, **kwargs: object) -> None:
+        raise OSError("network disabled by the test")
+
+    monkeypatch.setattr(socket.socket, "connect", no_network)
+    monkeypatch.setattr(socket, "getaddrinfo", no_network)
+    monkeypatch.setattr(socket, "create_connection", no_network)
+    settings = make_settings(tmp_path, small_corpus)
+    assert ingest(settings).chunks > 0
+    from rag import RAG
+
+    answer = RAG(settings).ask("How much did the harbour bridge cost?")
+    assert not answer.refused and "120 million" in answer.text
+
+
+def test_cli_ingest_prints_a_summary_line(tmp_path: Path, small_corpus: Path) -> None:
+    env = {**os.environ, "RAG_DATA_DIR": str(tmp_path / "cli-data"), "RAG_CORPUS_DIR": str(small_corpus)}
+    out = subprocess.run([sys.executable, "-m", "ingest", "--quiet"], cwd=ROOT, env=env,
+                         capture_output=True, text=True, timeout=300)
+    assert out.returncode == 0, out.stderr
+    assert "added 3 / updated 0 / unchanged 0 / removed 0 / skipped 0" in out.stdout
+    rag = Path(sys.executable).parent / "rag"
+    again = subprocess.run([str(rag), "ingest", "--quiet"], cwd=ROOT, env=env,
+                           capture_output=True, text=True, timeout=300)
+    assert again.returncode == 0 and "unchanged 3" in again.stdout and "0 embedded" in again.stdout
+    missing = subprocess.run([str(rag), "ingest", str(tmp_path / "nope")], cwd=ROOT, env=env,
+                             capture_output=True, text=True, timeout=60)
+    assert missing.returncode == 2 and "no such file" in missing.stderr

@@ -33,6 +33,7 @@ _BULLET = re.compile(r"^[•·▪►●◦*\-–—]+\s*")
 # in the closing quote alone (for a photo credit such as "collage “Today”" that does not count).
 _FULL_STOP = re.compile(r"[.!?…][\"'”»’)\]]*$")
 _SENTENCE_END = re.compile(r"([.!?…][\"'”»’)\]]*|[”»])$")
+_PERIOD_END = re.compile(r"[.…][\"'”»’)\]]*$")
 
 _COUNTER = re.compile(
     r"[+\-]?\d[\d\s.,]*\s*(?:[kmкм]\b\.?)?\s*(?:views?|reads?|comments?|replies|shares?|likes?|просмотр\w*"
@@ -56,7 +57,8 @@ _TOKEN_SPLIT = re.compile(r"[\s,|/]+")
 
 _LIST_NOUN = r"(?:\s+(?:news|articles|stories|posts|content|materials|topics|links|today|now|this\s+week))?"
 _LIST_HEADER = re.compile(
-    rf"(?:the\s+)?(?:most\s+(?:popular|read|viewed|commented|discussed|shared){_LIST_NOUN}|popular{_LIST_NOUN}"
+    rf"(?:the\s+)?(?:most\s+(?:popular|read|viewed|commented|discussed|shared){_LIST_NOUN}"
+    rf"|popular{_LIST_NOUN}"
     rf"|trending{_LIST_NOUN}|related{_LIST_NOUN}|latest{_LIST_NOUN}|top\s+(?:news|stories)|more\s+(?:news"
     r"|stories|articles)(?:\s+\w+){0,3}|read\s+(?:also|more|next)|see\s+also|editor'?s\s+picks?"
     r"|recommended(?:\s+for\s+you)?|you\s+(?:may|might)\s+(?:also\s+)?like|news\s+feed|читайте\s+также"
@@ -276,15 +278,18 @@ def list_items(lines: Sequence[str], kinds: Sequence[str]) -> list[bool]:
 
 
 def _is_headline_like(line: str) -> bool:
-    # A headline is short and does not end in a full stop; "?" or "!" endings are left to the body,
-    # so a question sub-heading right after a list is not swallowed.
-    return words(line) <= LIST_ITEM_MAX_WORDS and not ends_sentence(line)
+    # A headline is short and does not end like a sentence; a "?" ending is left to the body so that a
+    # question sub-heading right after the list is not swallowed. (A closing quote alone is no ending.)
+    return words(line) <= LIST_ITEM_MAX_WORDS and not _FULL_STOP.search(line)
 
 
 def _between_markers(index: int, lines: Sequence[str], kinds: Sequence[str]) -> bool:
     before = kinds[index - 1] if index > 0 else None
     after = kinds[index + 1] if index + 1 < len(kinds) else MARKER  # the end of the page counts
-    return words(lines[index]) <= LIST_ITEM_MAX_WORDS and before in (MARKER, HEADER) and after == MARKER
+    # Between markers a headline may end in "?" or "!", but a line ending in a full stop is body text.
+    line = lines[index]
+    short = words(line) <= LIST_ITEM_MAX_WORDS and not _PERIOD_END.search(line)
+    return short and before in (MARKER, HEADER) and after == MARKER
 
 
 def _mark_block(block: list[int], listed: list[bool]) -> None:

@@ -19,7 +19,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
 
-from bs4 import BeautifulSoup, NavigableString, Tag
+from bs4 import BeautifulSoup, NavigableString, PageElement, Tag
 from bs4.element import PreformattedString
 from charset_normalizer import from_bytes
 
@@ -182,9 +182,9 @@ _BLOCK_TAG = re.compile(
 # so "shared-content" or "commentary" are not mistaken for widgets; "has-sidebar"/"with-comments" describe
 # a layout wrapper, not a widget.
 _WIDGET_NAME = re.compile(
-    r"(?<![a-z])(?<!has-)(?<!with-)(?<!no-)(comments?|share|sharing|social|related|sidebar|cookies?|consent|subscribe|subscription"
-    r"|newsletter|popular|promo|advert|advertisement|ads|banner|breadcrumbs?|disqus|outbrain|taboola"
-    r"|recommended|trending|signup|login|paywall|modal|popup)(?![a-z])"
+    r"(?<![a-z])(?<!has-)(?<!with-)(?<!no-)(comments?|share|sharing|social|related|sidebar|cookies?|consent"
+    r"|subscribe|subscription|newsletter|popular|promo|advert|advertisement|ads|banner|breadcrumbs?|disqus"
+    r"|outbrain|taboola|recommended|trending|signup|login|paywall|modal|popup)(?![a-z])"
 )
 
 
@@ -192,19 +192,8 @@ def html_to_text(html: str) -> str:
     """Reduce an HTML page to its article text: headline first, then one line per block element."""
     soup = BeautifulSoup(html, "html.parser")
     root = _content_root(soup)
-    title = _html_title(soup, root)  # taken first: the headline often sits inside a <header> we drop
-    paragraphs = len(root.find_all("p"))
-    for tag in soup.find_all(_NEVER_CONTENT):
-        _drop(tag, root)
-    for tag in root.find_all(_FURNITURE):
-        # Some CMSs wrap the whole page in a <form> or put the article in a <header>-like block.
-        if len(tag.find_all("p")) * 2 <= paragraphs:
-            _drop(tag, root)
-    for tag in root.find_all(True):
-        # A wrapper such as <div class="layout has-sidebar"> holds the headline: not a widget.
-        if not tag.decomposed and _looks_like_widget(tag) and tag.find("h1") is None:
-            _drop(tag, root)
-    lines = [line for line in _html_blocks(root) if line != title]
+    title = _html_title(soup, root)  # taken first: the headline often sits inside a <header> we skip
+    lines = [line for line in _html_blocks(root, len(root.find_all("p"))) if line != title]
     return "\n".join([title, *lines] if title else lines)
 
 
@@ -226,25 +215,25 @@ def _html_title(soup: BeautifulSoup, root: Tag | BeautifulSoup) -> str:
     return ""
 
 
-def _drop(tag: Tag, root: Tag | BeautifulSoup) -> None:
-    if tag.decomposed or tag is root or any(parent is tag for parent in root.parents):
-        return  # never remove the article itself or what contains it
-    tag.decompose()
-
-
-def _looks_like_widget(tag: Tag) -> bool:
+def _is_furniture(tag: Tag, paragraphs: int) -> bool:
+    if tag.name in _NEVER_CONTENT:
+        return True
+    if tag.name in _FURNITURE:
+        # Some CMSs wrap the whole page in a <form>: a block holding most paragraphs is the article.
+        return len(tag.find_all("p")) * 2 <= paragraphs
     if tag.has_attr("hidden") or tag.get("aria-hidden") == "true":
         return True
     names = " ".join([*(tag.get("class") or []), str(tag.get("id") or "")]).lower()
-    return _WIDGET_NAME.search(names) is not None
+    # A wrapper such as <div class="layout sidebar-left"> that holds the headline is not a widget.
+    return _WIDGET_NAME.search(names) is not None and tag.find("h1") is None
 
 
-def _html_blocks(root: Tag | BeautifulSoup) -> list[str]:
-    # Iterative walk (no recursion, so deeply nested pages cannot overflow the stack): a new line
-    # starts whenever the nearest enclosing block element changes or a <br>/<hr> is met.
+def _html_blocks(root: Tag | BeautifulSoup, paragraphs: int) -> list[str]:
+    # Iterative depth-first walk (deeply nested pages cannot overflow the stack, and skipping furniture
+    # prunes whole subtrees): a new line starts when the enclosing block element changes or at <br>/<hr>.
     lines: list[str] = []
     buffer: list[str] = []
-    current: Tag | None = None
+    current: object = None
 
     def flush() -> None:
         text = _collapse("".join(buffer))
@@ -252,18 +241,21 @@ def _html_blocks(root: Tag | BeautifulSoup) -> list[str]:
             lines.append(text)
         buffer.clear()
 
-    for node in root.descendants:
-        if isinstance(node, Tag):
+    stack: list[tuple[PageElement, object]] = [(root, root)]
+    while stack:
+        node, block = stack.pop()
+        if isinstance(node, NavigableString):
+            if not isinstance(node, PreformattedString):  # skip comments, doctype, CDATA...
+                if block is not current:
+                    flush()
+                    current = block
+                buffer.append(str(node))
+        elif isinstance(node, Tag):
             if node.name in ("br", "hr"):
                 flush()
-            continue
-        if not isinstance(node, NavigableString) or isinstance(node, PreformattedString):
-            continue  # comments, doctype, CDATA, processing instructions
-        block = next((p for p in node.parents if p is root or _BLOCK_TAG.fullmatch(p.name or "")), None)
-        if block is not current:
-            flush()
-            current = block
-        buffer.append(str(node))
+            elif node is root or not _is_furniture(node, paragraphs):
+                inner = node if _BLOCK_TAG.fullmatch(node.name) else block
+                stack.extend((child, inner) for child in reversed(node.contents))
     flush()
     return lines
 
@@ -283,18 +275,19 @@ _LIST_ITEM = re.compile(r"^\s*(?:[-*+]|\d{1,9}[.)])\s+")
 _QUOTE = re.compile(r"^\s*(?:>\s?)+")
 _TABLE_SEPARATOR = re.compile(r"^\s*\|?\s*:?-{3,}:?\s*(\|\s*:?-{3,}:?\s*)*\|?\s*$")
 _LINK_DEFINITION = re.compile(r"^\s{0,3}\[[^\]]+\]:\s*\S+")
+# Each span excludes its own delimiter, so an unmatched "*" or "[" costs a scan to the next one, not to
+# the end of the paragraph (no quadratic blow-up on long paragraphs).
 _INLINE_RULES = (
-    (re.compile(r"!\[[^\]]*\]\([^)]*\)"), ""),  # images carry no article text
-    (re.compile(r"!\[[^\]]*\]\[[^\]]*\]"), ""),
-    (re.compile(r"\[([^\]]+)\]\([^)]*\)"), r"\1"),  # [text](url) -> text
-    (re.compile(r"\[([^\]]+)\]\[[^\]]*\]"), r"\1"),  # [text][ref] -> text
-    (re.compile(r"<(https?://[^>\s]+)>"), r"\1"),
+    (re.compile(r"!\[[^\[\]]*\](?:\([^()]*\)|\[[^\[\]]*\])"), ""),  # images carry no article text
+    (re.compile(r"\[([^\[\]]+)\](?:\([^()]*\)|\[[^\[\]]*\])"), r"\1"),  # [text](url), [text][ref] -> text
+    (re.compile(r"<(https?://[^<>\s]+)>"), r"\1"),
     (re.compile(r"</?[A-Za-z][\w-]*(?:\s[^<>]*)?/?>"), ""),  # inline HTML tags
     (re.compile(r"`([^`]+)`"), r"\1"),
-    (re.compile(r"(\*\*|__)(?=\S)(.+?)(?<=\S)\1"), r"\2"),
-    (re.compile(r"(?<![\w*])\*(?=\S)(.+?)(?<=\S)\*(?![\w*])"), r"\1"),
-    (re.compile(r"(?<!\w)_(?=\S)(.+?)(?<=\S)_(?!\w)"), r"\1"),  # not inside snake_case words
-    (re.compile(r"~~(?=\S)(.+?)(?<=\S)~~"), r"\1"),
+    (re.compile(r"\*\*(?=\S)([^*]+?)(?<=\S)\*\*"), r"\1"),
+    (re.compile(r"(?<!\w)__(?=\S)([^_]+?)(?<=\S)__(?!\w)"), r"\1"),
+    (re.compile(r"(?<![\w*])\*(?=\S)([^*]+?)(?<=\S)\*(?![\w*])"), r"\1"),
+    (re.compile(r"(?<!\w)_(?=\S)([^_]+?)(?<=\S)_(?!\w)"), r"\1"),  # not inside snake_case words
+    (re.compile(r"~~(?=\S)([^~]+?)(?<=\S)~~"), r"\1"),
 )
 # Backslash-escaped characters are hidden in the private-use area while the inline rules run.
 _ESCAPED = re.compile(r"\\([\\`*_{}\[\]()#+\-.!>|~])")

@@ -20,7 +20,7 @@ import bm25s
 import numpy as np
 
 from rag.store import read_json, write_atomically
-from rag.text import terms
+from rag.text import terms, word_terms, words
 
 
 @dataclass(frozen=True)
@@ -94,6 +94,20 @@ class BM25Index:
         chunks = [ChunkRecord(**r) for r in records]
         retriever = bm25s.BM25.load(str(root / version)) if chunks else None
         return cls(chunks, retriever, version)
+
+    def known_share(self, query: str) -> float:
+        """Share of the query's content words the corpus vocabulary knows (0 for a question in another script).
+
+        Fusion weighs BM25 by it: a Russian question over English articles matches only a transliterated name
+        or two, and those lexical hits are noise next to the cross-lingual dense ranking.
+        """
+        if self._retriever is None:
+            return 0.0
+        vocab = self._retriever.vocab_dict
+        per_word = [term_list for word in words(query) if (term_list := word_terms(word))]
+        if not per_word:
+            return 0.0
+        return sum(any(t in vocab for t in ts) for ts in per_word) / len(per_word)
 
     def search(self, query: str, k: int, doc_ids: list[str] | None = None) -> list[tuple[ChunkRecord, float]]:
         """Top-k chunks by BM25 score (only those with a positive score), optionally within `doc_ids`."""

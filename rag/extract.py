@@ -34,26 +34,45 @@ MIN_COVERAGE = 0.5  # share (IDF-weighted) of the question's terms the best sent
 MIN_DENSE = 0.82  # cosine of the best sentence, for questions in another script than the articles
 MIN_WORDS_IN_SENTENCE = 4
 SECOND_SENTENCE_RATIO = 0.85
+REPEAT_PENALTY = 0.5  # a sentence an earlier answer in the conversation already quoted
 
 _QUESTION_TYPES: list[tuple[str, re.Pattern[str]]] = [
-    ("number", re.compile(r"\bhow (many|much|long|far|big|large|often)\b|\bwhat (percentage|share|number|amount)"
-                          r"|\bсколько\b|\bкаков\w* (объ[её]м|сумм|размер)", re.I)),
-    ("date", re.compile(r"\bwhen\b|\bwhat (year|date|day|month|time)\b|\bкогда\b|\bв как\w+ (году|месяце|день)",
-                        re.I)),
+    (
+        "number",
+        re.compile(
+            r"\bhow (many|much|long|far|big|large|often)\b|\bwhat (percentage|share|number|amount)"
+            r"|\bсколько\b|\bкаков\w* (объ[её]м|сумм|размер)",
+            re.I,
+        ),
+    ),
+    (
+        "date",
+        re.compile(
+            r"\bwhen\b|\bwhat (year|date|day|month|time)\b|\bкогда\b|\bв как\w+ (году|месяце|день)", re.I
+        ),
+    ),
     ("name", re.compile(r"\bwho(m|se)?\b|\bкто\b|\bкого\b|\bкому\b|\bчей\b|\bчья\b", re.I)),
-    ("place", re.compile(r"\bwhere\b|\bwhat (city|country|place|port)\b|\bгде\b|\bкуда\b|\bв каком городе\b",
-                         re.I)),
+    (
+        "place",
+        re.compile(r"\bwhere\b|\bwhat (city|country|place|port)\b|\bгде\b|\bкуда\b|\bв каком городе\b", re.I),
+    ),
 ]
 _MONTHS = re.compile(
     r"\b(jan|feb|mar|apr|may|jun|jul|aug|sep|oct|nov|dec)[a-z]*\b|\b(1[89]|20)\d\d\b|\b\d{1,2}[./]\d{1,2}\b"
     r"|\b(yesterday|today|last|next|eve|week|weekend|year|month|day|friday|monday|tuesday|wednesday"
-    r"|thursday|saturday|sunday|summer|autumn|winter|spring)\b", re.I)
+    r"|thursday|saturday|sunday|summer|autumn|winter|spring)\b",
+    re.I,
+)
 _INJECTION = re.compile(
     r"ignore (all |any )?(the )?(previous|prior|above|earlier) (instructions|prompts?|rules)|disregard .{0,30}"
     r"instructions|system prompt|you are now|reveal your (prompt|instructions)|jailbreak|\bDAN\b"
-    r"|игнорируй|забудь (все |предыдущие )?инструкции|системн\w+ промпт", re.I)
-_QUESTION_WORDS = term_set("what which who whom whose when where why how many much does did is are was were "
-                           "кто что где когда какой какая какие каков почему сколько")
+    r"|игнорируй|забудь (все |предыдущие )?инструкции|системн\w+ промпт",
+    re.I,
+)
+_QUESTION_WORDS = term_set(
+    "what which who whom whose when where why how many much does did is are was were "
+    "кто что где когда какой какая какие каков почему сколько"
+)
 
 
 @dataclass(frozen=True)
@@ -91,8 +110,14 @@ def has_type(kind: str | None, sentence: str, question: str) -> bool | None:
     if kind is None:
         return None
     if kind == "number":
-        return bool(numbers(sentence)) or bool(re.search(r"\b(one|two|three|four|five|six|seven|eight|nine|ten"
-                                                         r"|eleven|twelve|twenty|thirty|hundred|half)\b", sentence, re.I))
+        return bool(numbers(sentence)) or bool(
+            re.search(
+                r"\b(one|two|three|four|five|six|seven|eight|nine|ten"
+                r"|eleven|twelve|twenty|thirty|hundred|half)\b",
+                sentence,
+                re.I,
+            )
+        )
     if kind == "date":
         return bool(_MONTHS.search(sentence))
     # name / place: a capitalised word the question does not already contain
@@ -123,8 +148,13 @@ def coverage(question_terms: set[str], sentence_terms: frozenset[str], idf: IdfT
 
 
 def candidates(
-    question: str, sources: Sequence[Source], corpus: Corpus, idf: IdfTable, query_vector: np.ndarray,
+    question: str,
+    sources: Sequence[Source],
+    corpus: Corpus,
+    idf: IdfTable,
+    query_vector: np.ndarray,
     vectors: Callable[[list[str]], dict[str, np.ndarray]],
+    already_said: str = "",
 ) -> list[Candidate]:
     """Every sentence of the retrieved passages, scored."""
     spans: dict[tuple[str, int], tuple[int, int, int]] = {}
@@ -150,12 +180,23 @@ def candidates(
     for (doc_id, title, start, end, text, rank), sid in zip(items, ids, strict=True):
         vec = stored.get(sid)
         dense = float(vec @ query_vector) if vec is not None else 0.0
-        out.append(Candidate(doc_id, title, start, end, text, rank, dense,
-                             coverage(q_terms, term_set(f"{title} {text}"), idf), has_type(kind, text, question)))
-    return _scored(out)
+        out.append(
+            Candidate(
+                doc_id,
+                title,
+                start,
+                end,
+                text,
+                rank,
+                dense,
+                coverage(q_terms, term_set(f"{title} {text}"), idf),
+                has_type(kind, text, question),
+            )
+        )
+    return _scored(out, already_said)
 
 
-def _scored(cands: list[Candidate]) -> list[Candidate]:
+def _scored(cands: list[Candidate], already_said: str = "") -> list[Candidate]:
     if not cands:
         return []
     dense = np.array([c.dense for c in cands])
@@ -165,14 +206,17 @@ def _scored(cands: list[Candidate]) -> list[Candidate]:
     for c in cands:
         type_score = 0.5 if c.type_ok is None else float(c.type_ok)
         score = W_DENSE * (c.dense - low) / spread + W_WORDS * c.coverage + W_TYPE * type_score
-        scored.append(Candidate(**{**c.__dict__, "score": score - 0.01 * (c.rank - 1)}))
+        score -= 0.01 * (c.rank - 1) + (REPEAT_PENALTY if c.text in already_said else 0.0)
+        scored.append(Candidate(**{**c.__dict__, "score": score}))
     return sorted(scored, key=lambda c: (-c.score, c.doc_id, c.start))
 
 
 def extract(question: str, cands: list[Candidate]) -> Extraction:
     """Choose the answer sentences, or refuse with the reason."""
     if looks_like_injection(question):
-        return Extraction(False, "the question asks to change instructions, not about the articles", [], cands)
+        return Extraction(
+            False, "the question asks to change instructions, not about the articles", [], cands
+        )
     if not cands:
         return Extraction(False, "no passage of the articles matches the question", [], cands)
     best = cands[0]
@@ -186,9 +230,12 @@ def extract(question: str, cands: list[Candidate]) -> Extraction:
         return Extraction(False, "the passages do not contain what the question asks for", [], cands)
     chosen = [best]
     for other in cands[1:3]:
-        if other.score >= SECOND_SENTENCE_RATIO * best.score and other.coverage > 0 and (
-            other.doc_id != best.doc_id or abs(other.start - best.end) < 400
-        ) and (best.type_ok is False or best.coverage < 1.0):
+        if (
+            other.score >= SECOND_SENTENCE_RATIO * best.score
+            and other.coverage > 0
+            and (other.doc_id != best.doc_id or abs(other.start - best.end) < 400)
+            and (best.type_ok is False or best.coverage < 1.0)
+        ):
             chosen.append(other)
             break
     return Extraction(True, "", chosen, cands)

@@ -53,7 +53,9 @@ class Generator:
         key = settings.openai_api_key.get_secret_value() if settings.openai_api_key else "not-needed"
         self.model = settings.llm_model
         self._client = openai.OpenAI(
-            base_url=settings.llm_base_url, api_key=key, timeout=settings.llm_timeout,
+            base_url=settings.llm_base_url,
+            api_key=key,
+            timeout=settings.llm_timeout,
             max_retries=settings.llm_retries,
         )
 
@@ -68,7 +70,10 @@ class Generator:
         deadline = time.monotonic() + self.settings.llm_timeout * (self.settings.llm_retries + 1)
         try:
             response = self._client.chat.completions.create(
-                model=self.model, messages=self._messages(question, sources), stream=True, temperature=0,
+                model=self.model,
+                messages=self._messages(question, sources),
+                stream=True,
+                temperature=0,
                 max_tokens=400,
             )
             with response:
@@ -103,8 +108,15 @@ class Generator:
                 model=self.model, messages=messages, temperature=0, max_tokens=120
             )
             text = (reply.choices[0].message.content or "").strip()
-        except (openai.OpenAIError, httpx.HTTPError, ValueError, KeyError, AttributeError, TypeError,
-                IndexError) as exc:
+        except (
+            openai.OpenAIError,
+            httpx.HTTPError,
+            ValueError,
+            KeyError,
+            AttributeError,
+            TypeError,
+            IndexError,
+        ) as exc:
             raise LLMError(f"question rewrite failed ({type(exc).__name__})") from exc
         if not text or len(text) > 4 * len(question) + 400:
             raise LLMError("question rewrite returned an unusable reply")

@@ -64,6 +64,15 @@ def _load_documents(settings: Settings) -> dict[str, Document]:
     return docs
 
 
+def lexical_trust(known_share: float) -> float:
+    """How much BM25 counts in fusion, from the share of query words the corpus vocabulary knows.
+
+    Full weight when every word is known, none at half or less: a Russian question over English articles
+    shares a transliterated name or two with them, and such lexical hits would outvote the dense ranking.
+    """
+    return max(0.0, 2.0 * known_share - 1.0)
+
+
 def fuse(rankings: list[tuple[list[str], float]], rrf_k: int) -> dict[str, float]:
     """Weighted reciprocal-rank fusion of ranked id lists: score(id) = Σ w / (rrf_k + rank)."""
     scores: dict[str, float] = {}
@@ -115,7 +124,10 @@ class Retriever:
         return [(cid, 1.0 - dist) for cid, dist in zip(result["ids"][0], result["distances"][0], strict=True)]
 
     def retrieve(
-        self, question: str, k: int | None = None, doc_ids: list[str] | None = None,
+        self,
+        question: str,
+        k: int | None = None,
+        doc_ids: list[str] | None = None,
         query_vector: np.ndarray | None = None,
     ) -> list[Source]:
         corpus = self.corpus()
@@ -124,19 +136,24 @@ class Retriever:
         k = k or self.settings.top_k
         if query_vector is None:
             query_vector = self.embed_query(question)
-        dense = [(cid, s) for cid, s in self.dense(query_vector, self.settings.dense_k, doc_ids)
-                 if cid in corpus.bm25.by_id]
+        dense = [
+            (cid, s) for cid, s in self.dense(query_vector, self.settings.dense_k, doc_ids) if cid in corpus.bm25.by_id
+        ]
         lexical = corpus.bm25.search(question, self.settings.bm25_k, doc_ids)
         fused = fuse(
-            [([cid for cid, _ in dense], self.settings.dense_weight),
-             ([c.id for c, _ in lexical], self.settings.bm25_weight)],
+            [
+                ([cid for cid, _ in dense], self.settings.dense_weight),
+                (
+                    [c.id for c, _ in lexical],
+                    self.settings.bm25_weight * lexical_trust(corpus.bm25.known_share(question)),
+                ),
+            ],
             self.settings.rrf_k,
         )
         dense_info = {cid: (rank, s) for rank, (cid, s) in enumerate(dense, start=1)}
         lexical_info = {c.id: (rank, s) for rank, (c, s) in enumerate(lexical, start=1)}
         best = sorted(fused, key=lambda cid: (-fused[cid], cid))[:k]
-        return [_source(corpus.bm25.by_id[cid], fused[cid], dense_info.get(cid), lexical_info.get(cid))
-                for cid in best]
+        return [_source(corpus.bm25.by_id[cid], fused[cid], dense_info.get(cid), lexical_info.get(cid)) for cid in best]
 
     def sentence_vectors(self, sentence_ids: list[str]) -> dict[str, np.ndarray]:
         """Stored embeddings of the given sentence ids (those the store has)."""
@@ -147,15 +164,24 @@ class Retriever:
         except Exception as exc:
             self._collection = None
             raise store.StoreError(f"vector store read failed: {exc}") from exc
-        return {sid: np.asarray(vec, dtype=np.float32)
-                for sid, vec in zip(result["ids"], result["embeddings"], strict=True)}
+        return {
+            sid: np.asarray(vec, dtype=np.float32) for sid, vec in zip(result["ids"], result["embeddings"], strict=True)
+        }
 
 
-def _source(chunk: ChunkRecord, score: float, dense: tuple[int, float] | None,
-            lexical: tuple[int, float] | None) -> Source:
+def _source(
+    chunk: ChunkRecord, score: float, dense: tuple[int, float] | None, lexical: tuple[int, float] | None
+) -> Source:
     return Source(
-        chunk_id=chunk.id, doc_id=chunk.doc_id, title=chunk.title, text=chunk.text,
-        start_char=chunk.start, end_char=chunk.end, score=score,
-        dense_score=dense[1] if dense else None, bm25_score=lexical[1] if lexical else None,
-        dense_rank=dense[0] if dense else None, bm25_rank=lexical[0] if lexical else None,
+        chunk_id=chunk.id,
+        doc_id=chunk.doc_id,
+        title=chunk.title,
+        text=chunk.text,
+        start_char=chunk.start,
+        end_char=chunk.end,
+        score=score,
+        dense_score=dense[1] if dense else None,
+        bm25_score=lexical[1] if lexical else None,
+        dense_rank=dense[0] if dense else None,
+        bm25_rank=lexical[0] if lexical else None,
     )

@@ -20,7 +20,8 @@ _NUMBER = re.compile(r"\d+(?:[.,]\d+)*")
 # A name: a capitalised word not at the start of a sentence, or any run of capitalised words.
 _NAME = re.compile(r"(?<![.!?]\s)(?<!^)\b([A-ZА-ЯЁ][\w’'-]+)")
 
-STOPWORDS_EN = frozenset("""
+STOPWORDS_EN = frozenset(
+    """
 a about above after again against all also am an and any are aren't as at be because been before being
 below between both but by can could did do does doing down during each few for from further had has have
 having he her here hers herself him himself his how i if in into is it its itself just let me more most
@@ -28,20 +29,54 @@ my myself no nor not now of off on once only or other our ours ourselves out ove
 some such than that the their theirs them themselves then there these they this those through to too
 under until up very was we were what when where which while who whom why will with would you your yours
 yourself yourselves did does tell say said says according many much
-""".split())
-STOPWORDS_RU = frozenset("""
+""".split()
+)
+STOPWORDS_RU = frozenset(
+    """
 а без более бы был была были было быть в вам вас весь во вот все всего всех вы где да даже для до его
 ее её если есть еще ещё же за здесь и из или им их к как какая какие каким какой каков какова каково
 каковы когда кто ли либо между меня мне может мы на над надо наш не него нее неё нет ни них но ну о об
 однако он она они оно от очень по под при про с сказал со так также такой там те тем то того тоже той
 только том ты у уже хотя чего чей чем что чтобы чья эта эти это я ли сколько почему зачем чём
-""".split())
-_TRANSLIT = str.maketrans({
-    "а": "a", "б": "b", "в": "v", "г": "g", "д": "d", "е": "e", "ё": "e", "ж": "zh", "з": "z", "и": "i",
-    "й": "y", "к": "k", "л": "l", "м": "m", "н": "n", "о": "o", "п": "p", "р": "r", "с": "s", "т": "t",
-    "у": "u", "ф": "f", "х": "kh", "ц": "ts", "ч": "ch", "ш": "sh", "щ": "shch", "ъ": "", "ы": "y",
-    "ь": "", "э": "e", "ю": "yu", "я": "ya",
-})
+""".split()
+)
+_TRANSLIT = str.maketrans(
+    {
+        "а": "a",
+        "б": "b",
+        "в": "v",
+        "г": "g",
+        "д": "d",
+        "е": "e",
+        "ё": "e",
+        "ж": "zh",
+        "з": "z",
+        "и": "i",
+        "й": "y",
+        "к": "k",
+        "л": "l",
+        "м": "m",
+        "н": "n",
+        "о": "o",
+        "п": "p",
+        "р": "r",
+        "с": "s",
+        "т": "t",
+        "у": "u",
+        "ф": "f",
+        "х": "kh",
+        "ц": "ts",
+        "ч": "ch",
+        "ш": "sh",
+        "щ": "shch",
+        "ъ": "",
+        "ы": "y",
+        "ь": "",
+        "э": "e",
+        "ю": "yu",
+        "я": "ya",
+    }
+)
 
 
 @functools.cache
@@ -57,7 +92,8 @@ def words(text: str) -> list[str]:
     return _WORD.findall(text)
 
 
-def _term(word: str) -> list[str]:
+def word_terms(word: str) -> list[str]:
+    """The index terms of one word: [] for a stop word, its stem, plus a transliterated stem for Cyrillic."""
     lower = word.lower().replace("’", "'")
     if lower in STOPWORDS_EN or lower in STOPWORDS_RU or len(lower) < 2 and not lower.isdigit():
         return []
@@ -70,7 +106,7 @@ def _term(word: str) -> list[str]:
 
 def terms(text: str) -> list[str]:
     """Stemmed content words of `text`, in order (duplicates kept, as BM25 wants)."""
-    return [t for w in words(text) for t in _term(w)]
+    return [t for w in words(text) for t in word_terms(w)]
 
 
 def term_set(text: str) -> frozenset[str]:

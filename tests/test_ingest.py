@@ -13,8 +13,8 @@ from pathlib import Path
 import pytest
 from conftest import ARTICLES, ROOT, make_settings
 
-from ingest import ingest
 from ingest import index as index_module
+from ingest import ingest
 from rag import store
 from rag.bm25 import BM25Index
 from rag.embeddings import embedding_model
@@ -24,8 +24,10 @@ from rag.settings import Settings
 def chunks_in_store(settings: Settings) -> dict[str, dict]:
     coll = store.collection(settings, embedding_model(settings).identity)
     held = coll.get(include=["metadatas", "documents"])
-    return {cid: {**meta, "text": text} for cid, meta, text in
-            zip(held["ids"], held["metadatas"], held["documents"], strict=True)}
+    return {
+        cid: {**meta, "text": text}
+        for cid, meta, text in zip(held["ids"], held["metadatas"], held["documents"], strict=True)
+    }
 
 
 def test_five_articles_are_chunked_with_exact_offsets(indexed_articles: Settings) -> None:
@@ -44,8 +46,9 @@ def test_five_articles_are_chunked_with_exact_offsets(indexed_articles: Settings
         assert "Leave a Reply" not in doc.text
 
 
-def test_rerun_on_unchanged_corpus_embeds_nothing(tmp_path: Path, small_corpus: Path,
-                                                  store_mode: dict[str, object]) -> None:
+def test_rerun_on_unchanged_corpus_embeds_nothing(
+    tmp_path: Path, small_corpus: Path, store_mode: dict[str, object]
+) -> None:
     settings = make_settings(tmp_path, small_corpus, **store_mode)
     first = ingest(settings)
     assert sorted(first.added) == ["glacier-study", "harbour-bridge", "orchard"]
@@ -58,15 +61,18 @@ def test_rerun_on_unchanged_corpus_embeds_nothing(tmp_path: Path, small_corpus: 
     assert "added 0 / updated 0 / unchanged 3 / removed 0 / skipped 0" in second.line()
 
 
-def test_changed_file_replaces_exactly_its_chunks(tmp_path: Path, small_corpus: Path,
-                                                 store_mode: dict[str, object]) -> None:
+def test_changed_file_replaces_exactly_its_chunks(
+    tmp_path: Path, small_corpus: Path, store_mode: dict[str, object]
+) -> None:
     settings = make_settings(tmp_path, small_corpus, **store_mode)
     ingest(settings)
     before = chunks_in_store(settings)
     others_before = {cid for cid, m in before.items() if m["doc_id"] != "harbour-bridge"}
     (small_corpus / "harbour-bridge.txt").write_text(
         "Harbour bridge closes for repairs\n\nThe harbour bridge in Port Elmswick closed on May 9 for repairs "
-        "to its tram tracks.", encoding="utf-8")
+        "to its tram tracks.",
+        encoding="utf-8",
+    )
     summary = ingest(settings)
     assert summary.updated == ["harbour-bridge"] and summary.embedded > 0
     after = chunks_in_store(settings)
@@ -77,8 +83,9 @@ def test_changed_file_replaces_exactly_its_chunks(tmp_path: Path, small_corpus: 
     assert bm25 is not None and not any("120 million" in c.text for c in bm25.chunks)
 
 
-def test_deleted_file_loses_its_chunks_everywhere(tmp_path: Path, small_corpus: Path,
-                                                  store_mode: dict[str, object]) -> None:
+def test_deleted_file_loses_its_chunks_everywhere(
+    tmp_path: Path, small_corpus: Path, store_mode: dict[str, object]
+) -> None:
     settings = make_settings(tmp_path, small_corpus, **store_mode)
     ingest(settings)
     (small_corpus / "orchard.html").unlink()
@@ -161,7 +168,9 @@ def test_sigkill_at_any_point_is_completed_by_the_next_run(tmp_path: Path, delay
     for name in ["reasons-for-tokayev-visit-to-russia.txt", "tokayev-putin-sochi-hidden-signal.txt"]:
         (corpus / name).write_bytes((ARTICLES / name).read_bytes())
     settings = make_settings(tmp_path, corpus)
-    proc = subprocess.Popen([sys.executable, "-c", KILL_SCRIPT, str(settings.data_dir), str(corpus)], cwd=ROOT)
+    proc = subprocess.Popen(
+        [sys.executable, "-c", KILL_SCRIPT, str(settings.data_dir), str(corpus)], cwd=ROOT
+    )
     time.sleep(delay)
     if proc.poll() is None:
         proc.send_signal(signal.SIGKILL)
@@ -172,17 +181,23 @@ def test_sigkill_at_any_point_is_completed_by_the_next_run(tmp_path: Path, delay
     from rag.retrieve import Retriever
 
     corpus_view = Retriever(settings).corpus()
-    expected = {n.id_ for doc in index_module._stored_documents(index_module._load_docstore(settings)).values()
-                for n in index_module._chunk_nodes(doc)}
+    expected = {
+        n.id_
+        for doc in index_module._stored_documents(index_module._load_docstore(settings)).values()
+        for n in index_module._chunk_nodes(doc)
+    }
     assert set(stored) == expected
     assert sorted(corpus_view.documents) == sorted(p.stem for p in corpus.iterdir())
-    assert {c.id for c in corpus_view.bm25.chunks} == {cid for cid, m in stored.items() if m["kind"] == "chunk"}
+    assert {c.id for c in corpus_view.bm25.chunks} == {
+        cid for cid, m in stored.items() if m["kind"] == "chunk"
+    }
     assert summary.chunks == len(corpus_view.bm25.chunks)
     assert ingest(settings).embedded == 0
 
 
-def test_ingest_and_query_work_without_network(tmp_path: Path, small_corpus: Path,
-                                              monkeypatch: pytest.MonkeyPatch) -> None:
+def test_ingest_and_query_work_without_network(
+    tmp_path: Path, small_corpus: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     import socket
 
     def no_network(*args: object, **kwargs: object) -> None:
@@ -201,14 +216,27 @@ def test_ingest_and_query_work_without_network(tmp_path: Path, small_corpus: Pat
 
 def test_cli_ingest_prints_a_summary_line(tmp_path: Path, small_corpus: Path) -> None:
     env = {**os.environ, "RAG_DATA_DIR": str(tmp_path / "cli-data"), "RAG_CORPUS_DIR": str(small_corpus)}
-    out = subprocess.run([sys.executable, "-m", "ingest", "--quiet"], cwd=ROOT, env=env,
-                         capture_output=True, text=True, timeout=300)
+    out = subprocess.run(
+        [sys.executable, "-m", "ingest", "--quiet"],
+        cwd=ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
     assert out.returncode == 0, out.stderr
     assert "added 3 / updated 0 / unchanged 0 / removed 0 / skipped 0" in out.stdout
     rag = Path(sys.executable).parent / "rag"
-    again = subprocess.run([str(rag), "ingest", "--quiet"], cwd=ROOT, env=env,
-                           capture_output=True, text=True, timeout=300)
+    again = subprocess.run(
+        [str(rag), "ingest", "--quiet"], cwd=ROOT, env=env, capture_output=True, text=True, timeout=300
+    )
     assert again.returncode == 0 and "unchanged 3" in again.stdout and "0 embedded" in again.stdout
-    missing = subprocess.run([str(rag), "ingest", str(tmp_path / "nope")], cwd=ROOT, env=env,
-                             capture_output=True, text=True, timeout=60)
+    missing = subprocess.run(
+        [str(rag), "ingest", str(tmp_path / "nope")],
+        cwd=ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
     assert missing.returncode == 2 and "no such file" in missing.stderr

@@ -25,7 +25,7 @@ import numpy as np
 from ingest.chunk import sentence_id
 from rag.answer import Answer, Source
 from rag.errors import QuestionError
-from rag.extract import IdfTable, candidates, cite, extract
+from rag.extract import IdfTable, candidates, cite, extract, passage_evidence
 from rag.generate import NOT_IN_SOURCES, Generator, LLMError
 from rag.retrieve import Corpus, Retriever
 from rag.settings import Settings
@@ -176,7 +176,8 @@ class RAG:
         said = " ".join(m.get("content", "") for m in history or [] if m.get("role") == "assistant")
         idf = self._idf_table(corpus)
         cands = candidates(question, sources, corpus, idf, query_vector, self.retriever.sentence_vectors, said)
-        extractive = self._extractive_answer(question, extract(question, cands), sources)
+        evidence = passage_evidence(question, sources, idf)
+        extractive = self._extractive_answer(question, extract(question, cands, evidence), sources)
         timings["extract"] = _ms(mark)
         if not use_llm:
             extractive.timings = {**timings, "total": _ms(started)}

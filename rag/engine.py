@@ -51,7 +51,8 @@ def validate_question(question: Any, max_chars: int) -> str:
         raise QuestionError(
             f"the question is too long ({len(question)} characters; the limit is {max_chars})"
         )
-    controls = [c for c in question if unicodedata.category(c) in ("Cc", "Cf") and c not in "\n\t\u200d"]
+    # Cc/Cf: control and format characters; Cs: lone surrogates, which are not text at all.
+    controls = [c for c in question if unicodedata.category(c) in ("Cc", "Cf", "Cs") and c not in "\n\t\u200d"]
     if controls:
         raise QuestionError("the question contains control characters")
     return question

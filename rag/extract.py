@@ -137,7 +137,9 @@ def has_type(kind: str | None, sentence: str, question: str) -> float | None:
             sentence,
             re.I,
         )
-        return float(bool(numbers(sentence) or spelled))
+        # A quantity, not the day of a date ("opened on March 3" does not say how much something cost).
+        quantities = numbers(_DAY_DATE.sub(" ", sentence))
+        return 1.0 if quantities or spelled else 0.3 if numbers(sentence) else 0.0
     if kind == "date":  # a day beats a month or a year
         return 1.0 if _DAY_DATE.search(sentence) else 0.7 if _MONTHS.search(sentence) else 0.0
     if kind == "quote":

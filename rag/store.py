@@ -20,6 +20,7 @@ import fcntl
 import json
 import os
 import tempfile
+import threading
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -43,6 +44,10 @@ def bm25_root(settings: Settings) -> Path:
     return settings.data_dir / "bm25"
 
 
+# chromadb caches one embedded store per path and process; creating two clients at once races on it.
+_CLIENT_LOCK = threading.RLock()
+
+
 def chroma_client(settings: Settings) -> Any:
     import chromadb
     from chromadb.config import Settings as ChromaSettings
@@ -50,16 +55,44 @@ def chroma_client(settings: Settings) -> Any:
     chroma_settings = ChromaSettings(anonymized_telemetry=False)
     try:
         if settings.server_mode:
-            return chromadb.HttpClient(
-                host=settings.chroma_host, port=settings.chroma_port, settings=chroma_settings
-            )
+            return _server_client(settings, chroma_settings)
         (settings.data_dir / "chroma").mkdir(parents=True, exist_ok=True)
-        return chromadb.PersistentClient(path=str(settings.data_dir / "chroma"), settings=chroma_settings)
+        with _CLIENT_LOCK:
+            return chromadb.PersistentClient(path=str(settings.data_dir / "chroma"), settings=chroma_settings)
+    except StoreError:
+        raise
     except Exception as exc:  # chromadb raises bare ValueError/Exception for an unreachable server
-        where = (
-            f"{settings.chroma_host}:{settings.chroma_port}" if settings.server_mode else settings.data_dir
-        )
+        where = f"{settings.chroma_host}:{settings.chroma_port}" if settings.server_mode else settings.data_dir
         raise StoreError(f"cannot open the Chroma store at {where}: {exc}") from exc
+
+
+def _server_client(settings: Settings, chroma_settings: Any) -> Any:
+    """An HttpClient whose every request is bounded in time: chromadb's own has no timeout (chroma #5805),
+    so a frozen server would hang a question forever."""
+    import chromadb
+    import httpx
+
+    url = f"http://{settings.chroma_host}:{settings.chroma_port}/api/v2/heartbeat"
+    try:  # creating the client already talks to the server, without a timeout: probe first
+        httpx.get(url, timeout=settings.chroma_timeout).raise_for_status()
+    except httpx.HTTPError as exc:
+        raise StoreError(
+            f"cannot reach the Chroma server at {settings.chroma_host}:{settings.chroma_port}: {exc}"
+        ) from exc
+    client = chromadb.HttpClient(host=settings.chroma_host, port=settings.chroma_port, settings=chroma_settings)
+    session = getattr(getattr(client, "_server", None), "_session", None)
+    if session is not None:
+        session.timeout = httpx.Timeout(settings.chroma_timeout)
+    return client
+
+
+def forget_embedded_clients() -> None:
+    """Drop chromadb's per-process cache of embedded stores, so the next client sees what another process
+    (a `rag ingest` next to the app) wrote; a cached one fails with "Error finding id" (chroma #3792)."""
+    from chromadb.api.shared_system_client import SharedSystemClient
+
+    with _CLIENT_LOCK:
+        SharedSystemClient.clear_system_cache()
 
 
 def collection(settings: Settings, embed_identity: str, client: Any = None) -> Any:

@@ -33,6 +33,7 @@ bench: install
 	$(PY) -m bench.quick
 
 bench-scale: install
+	$(PY) -m pip install -e '.[bench]'
 	$(PY) -m bench.scale
 
 clean:

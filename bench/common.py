@@ -347,12 +347,15 @@ def write_result(results_dir: Path, name: str, payload: dict[str, Any]) -> Path:
 def update_readme(results_dir: Path) -> Path:
     """`README.md` in the results folder: each benchmark's latest markdown table with its machine line."""
     parts = ["# Benchmark results (latest run of each set)", ""]
-    for name in ("quick", "scale"):
+    known = ["quick", "scale"]
+    names = [n for n in known if (results_dir / f"{n}.json").exists()]
+    names += sorted(p.stem for p in results_dir.glob("*.json") if p.stem not in known)
+    for name in names:
         path = results_dir / f"{name}.json"
-        if not path.exists():
-            continue
-        data = json.loads(path.read_text(encoding="utf-8"))
-        parts += [data.get("markdown", f"(no table in {path.name})"), ""]
+        with contextlib.suppress(ValueError, OSError):
+            data = json.loads(path.read_text(encoding="utf-8"))
+            if isinstance(data, dict) and data.get("markdown"):
+                parts += [data["markdown"], ""]
     out = results_dir / "README.md"
     out.write_text("\n".join(parts), encoding="utf-8")
     return out

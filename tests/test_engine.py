@@ -160,3 +160,17 @@ def test_sentence_vectors_are_stored_for_answering(engine: RAG) -> None:
     vectors = engine.retriever.sentence_vectors(ids)
     assert set(vectors) == set(ids)
     assert all(abs(float(np.linalg.norm(v)) - 1.0) < 1e-3 for v in vectors.values())
+
+
+def test_idf_table_counts_match_a_recount_of_the_chunks(engine: RAG) -> None:
+    from rag.extract import IdfTable
+    from rag.text import terms
+
+    corpus = engine.retriever.corpus()
+    recount: dict[str, int] = {}
+    for chunk in corpus.bm25.chunks:
+        for term in set(terms(f"{chunk.title}\n{chunk.text}")):
+            recount[term] = recount.get(term, 0) + 1
+    table = IdfTable(corpus)
+    assert {t: n for t, n in table.df.items() if n} == recount
+    assert table.idf("tokayev") < table.idf("novorossiysk") < table.idf("no-such-term")

@@ -96,6 +96,19 @@ def test_deleted_file_loses_its_chunks_everywhere(
     assert bm25 is not None and {c.doc_id for c in bm25.chunks} == {"glacier-study", "harbour-bridge"}
 
 
+def test_store_writes_and_reads_go_in_pages(
+    tmp_path: Path, small_corpus: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # chromadb caps a write at 5,461 records and SQLite a read at 32,766 ids; a tiny page exercises the slicing.
+    monkeypatch.setattr(index_module, "STORE_PAGE", 4)
+    settings = make_settings(tmp_path, small_corpus)
+    first = ingest(settings)
+    stored = chunks_in_store(settings)
+    assert len(stored) == first.embedded > 3 * 4
+    assert first.chunks == sum(m["kind"] == "chunk" for m in stored.values())
+    assert ingest(settings).embedded == 0
+
+
 def test_explicit_paths_add_without_deleting(tmp_path: Path, small_corpus: Path) -> None:
     settings = make_settings(tmp_path, small_corpus)
     ingest(settings, [small_corpus / "orchard.html"])
@@ -168,9 +181,7 @@ def test_sigkill_at_any_point_is_completed_by_the_next_run(tmp_path: Path, delay
     for name in ["reasons-for-tokayev-visit-to-russia.txt", "tokayev-putin-sochi-hidden-signal.txt"]:
         (corpus / name).write_bytes((ARTICLES / name).read_bytes())
     settings = make_settings(tmp_path, corpus)
-    proc = subprocess.Popen(
-        [sys.executable, "-c", KILL_SCRIPT, str(settings.data_dir), str(corpus)], cwd=ROOT
-    )
+    proc = subprocess.Popen([sys.executable, "-c", KILL_SCRIPT, str(settings.data_dir), str(corpus)], cwd=ROOT)
     time.sleep(delay)
     if proc.poll() is None:
         proc.send_signal(signal.SIGKILL)
@@ -188,9 +199,7 @@ def test_sigkill_at_any_point_is_completed_by_the_next_run(tmp_path: Path, delay
     }
     assert set(stored) == expected
     assert sorted(corpus_view.documents) == sorted(p.stem for p in corpus.iterdir())
-    assert {c.id for c in corpus_view.bm25.chunks} == {
-        cid for cid, m in stored.items() if m["kind"] == "chunk"
-    }
+    assert {c.id for c in corpus_view.bm25.chunks} == {cid for cid, m in stored.items() if m["kind"] == "chunk"}
     assert summary.chunks == len(corpus_view.bm25.chunks)
     assert ingest(settings).embedded == 0
 

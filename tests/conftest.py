@@ -3,6 +3,7 @@ server, and the scripted OpenAI-compatible server. Every test gets its own RAG_D
 
 from __future__ import annotations
 
+import contextlib
 import os
 import shutil
 import socket
@@ -69,6 +70,32 @@ def small_corpus(tmp_path: Path) -> Path:
     return folder
 
 
+@contextlib.contextmanager
+def server_process(name: str, command: list[str], port: int, log_path: Path, timeout: float) -> Iterator[None]:
+    """Run a server on 127.0.0.1:`port` until the block ends; fail the test with its log if it does not start."""
+    with open(log_path, "w") as log:
+        proc = subprocess.Popen(command, stdout=log, stderr=subprocess.STDOUT)
+        try:
+            deadline = time.monotonic() + timeout
+            while True:
+                try:
+                    with socket.create_connection(("127.0.0.1", port), timeout=0.5):
+                        break
+                except OSError:
+                    if proc.poll() is not None:
+                        pytest.fail(f"{name} exited: {log_path.read_text()[-2000:]}")
+                    if time.monotonic() > deadline:
+                        pytest.fail(f"{name} did not start within {timeout:.0f} s")
+                    time.sleep(0.2)
+            yield
+        finally:
+            proc.terminate()
+            try:
+                proc.wait(10)
+            except subprocess.TimeoutExpired:
+                proc.kill()
+
+
 @pytest.fixture(scope="session")
 def chroma_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[str, int]]:
     """A real Chroma server (`chroma run`) on 127.0.0.1, for the whole session."""
@@ -77,31 +104,9 @@ def chroma_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[st
         pytest.fail("the `chroma` CLI from chromadb is not installed")
     port = free_port()
     path = tmp_path_factory.mktemp("chroma-server")
-    log = open(path / "server.log", "w")  # noqa: SIM115 - lives as long as the server
-    proc = subprocess.Popen(
-        [chroma, "run", "--path", str(path / "db"), "--host", "127.0.0.1", "--port", str(port)],
-        stdout=log,
-        stderr=subprocess.STDOUT,
-    )
-    deadline = time.monotonic() + 60
-    while time.monotonic() < deadline:
-        try:
-            with socket.create_connection(("127.0.0.1", port), timeout=0.5):
-                break
-        except OSError:
-            if proc.poll() is not None:
-                pytest.fail(f"chroma server exited: {(path / 'server.log').read_text()[-2000:]}")
-            time.sleep(0.2)
-    else:
-        proc.kill()
-        pytest.fail("chroma server did not start within 60 s")
-    yield "127.0.0.1", port
-    proc.terminate()
-    try:
-        proc.wait(10)
-    except subprocess.TimeoutExpired:
-        proc.kill()
-    log.close()
+    command = [chroma, "run", "--path", str(path / "db"), "--host", "127.0.0.1", "--port", str(port)]
+    with server_process("chroma server", command, port, path / "server.log", timeout=60):
+        yield "127.0.0.1", port
 
 
 @pytest.fixture(params=["embedded", "server"])

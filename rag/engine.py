@@ -105,12 +105,7 @@ class RAG:
         top_k: int | None = None,
         mode: str | None = None,
     ) -> Answer:
-        answer = None
-        for event in self.stream(question, doc_ids=doc_ids, top_k=top_k, mode=mode):
-            if isinstance(event, Answer):
-                answer = event
-        assert answer is not None
-        return answer
+        return _final_answer(self.stream(question, doc_ids=doc_ids, top_k=top_k, mode=mode))
 
     def chat(
         self,
@@ -119,12 +114,7 @@ class RAG:
         top_k: int | None = None,
         mode: str | None = None,
     ) -> Answer:
-        answer = None
-        for event in self.stream_chat(messages, doc_ids=doc_ids, top_k=top_k, mode=mode):
-            if isinstance(event, Answer):
-                answer = event
-        assert answer is not None
-        return answer
+        return _final_answer(self.stream_chat(messages, doc_ids=doc_ids, top_k=top_k, mode=mode))
 
     def stream_chat(
         self,
@@ -294,6 +284,15 @@ class RAG:
         if len(term_set(question)) >= FOLLOW_UP_MAX_TERMS:
             return question, notice
         return f"{question} {previous[-1]}", notice
+
+
+def _final_answer(events: Iterator[str | Answer]) -> Answer:
+    """Drain a stream: the last event is the Answer."""
+    answer = None
+    for event in events:
+        answer = event
+    assert isinstance(answer, Answer)
+    return answer
 
 
 def _ms(since: float) -> float:

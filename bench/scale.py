@@ -18,8 +18,7 @@ Per size and store mode, two fresh worker processes (so that memory is per point
   `ask` p50 (with the same retriever), RSS after the queries;
 - index size on disk: RAG_DATA_DIR (plus the Chroma server's folder in server mode), and the server's RSS.
 A size whose estimated time would overrun the budget is not run; its figures are extrapolated (power-law
-fit over the measured sizes) and labelled so. The ingest worker works around two ingest failures at scale
-(`cap_chroma_batches`, `paginate_chroma_gets`; see bench/README.md) so that the larger sizes can be measured.
+fit over the measured sizes) and labelled so.
 
     python -m bench.scale [--sizes 1000,10000,100000] [--modes embedded,server] [--budget-min 25]
     python -m bench.scale --merge OTHER/scale.json    # fold a separately measured point into the results
@@ -154,63 +153,6 @@ def make_corpus(target_chunks: int, out_dir: Path, articles_dir: Path = ARTICLES
 # ----------------------------------------------------------------------------------------------- workers
 
 
-def cap_chroma_batches(settings: Any) -> str:
-    """Work around an ingest failure above ~5.4k nodes per run (see bench/README.md, "Known issues").
-
-    llama-index's `ChromaVectorStore.add` sends up to `MAX_CHUNK_SIZE` = 41,665 records per Chroma call, but
-    chromadb 1.5 accepts `client.get_max_batch_size()` (5,461, embedded and server alike) and raises
-    "Batch size of N is greater than max batch size" otherwise. This lowers the constant in this process.
-    """
-    import llama_index.vector_stores.chroma.base as chroma_base
-
-    from rag import store as rag_store
-
-    limit = int(rag_store.chroma_client(settings).get_max_batch_size())
-    original = chroma_base.MAX_CHUNK_SIZE
-    chroma_base.MAX_CHUNK_SIZE = min(original, limit)
-    return f"ChromaVectorStore.add batch capped from {original:,} to {chroma_base.MAX_CHUNK_SIZE:,} records"
-
-
-def paginate_chroma_gets(page: int = 5_000) -> str:
-    """Work around an ingest failure above 32,766 records (see bench/README.md, "Known issues").
-
-    A `Collection.get` without ids or limit that matches more records than SQLite's variable limit raises
-    "too many SQL variables" (chromadb 1.5); ingest's `_reconcile` and `_rebuild_bm25` make such calls. This
-    makes those calls page through the collection `page` records at a time, in this process only.
-    """
-    from chromadb.api.models.Collection import Collection
-
-    original = Collection.get
-    if getattr(original, "bench_paged", False):
-        return f"Collection.get without ids/limit paged by {page:,}"
-
-    def paged_get(self: Any, ids: Any = None, where: Any = None, limit: Any = None, offset: Any = None,
-                  where_document: Any = None, include: Any = ("metadatas", "documents")) -> Any:
-        if ids is not None or limit is not None:
-            return original(self, ids, where, limit, offset, where_document, list(include))
-        merged: Any = None
-        start = offset or 0
-        while True:
-            part = original(self, None, where, page, start, where_document, list(include))
-            if merged is None:
-                merged = part
-            elif part["ids"]:
-                for key, value in part.items():
-                    if isinstance(value, list) and isinstance(merged.get(key), list):
-                        merged[key] = merged[key] + value
-                    elif hasattr(value, "shape") and hasattr(merged.get(key), "shape"):
-                        import numpy as np
-
-                        merged[key] = np.concatenate([merged[key], value])
-            if len(part["ids"]) < page:
-                return merged
-            start += page
-
-    paged_get.bench_paged = True  # type: ignore[attr-defined]
-    Collection.get = paged_get  # type: ignore[method-assign]
-    return f"Collection.get without ids/limit paged by {page:,}"
-
-
 def ingest_point(corpus_dir: Path, data_dir: Path, store: dict[str, Any], embedder: str = "auto") -> dict[str, Any]:
     """Ingest `corpus_dir` into a fresh index with the stand-in embedder."""
     from ingest import ingest
@@ -218,21 +160,19 @@ def ingest_point(corpus_dir: Path, data_dir: Path, store: dict[str, Any], embedd
 
     model, note = stand_in_embedding(embedder)
     settings = bench_settings(data_dir=data_dir, corpus_dir=corpus_dir, **store)
-    workarounds = [cap_chroma_batches(settings), paginate_chroma_gets()]
     summary = ingest(settings, embed_model=model)
-    total = rag_store.collection(settings, model.identity).count()
+    sentences = rag_store.collection(settings, model.identity, part=rag_store.SENTENCES).count()
     return {
         "embedder": model.identity,
         "embedder_note": note,
-        "workarounds": workarounds,
         "seconds": round(summary.seconds, 2),
         "documents": len(summary.added),
         "chunks": summary.chunks,
-        "sentence_nodes": total - summary.chunks,
+        "sentence_nodes": sentences,
         "embedded_texts": summary.embedded,
         "embed_seconds": round(summary.embed_seconds, 2),
         "chunks_per_s": round(summary.chunks / summary.seconds, 1),
-        "nodes_per_s": round(total / summary.seconds, 1),
+        "nodes_per_s": round((summary.chunks + sentences) / summary.seconds, 1),
         "memory": proc_memory_mb(),
     }
 

@@ -3,13 +3,17 @@
 `ingest(settings, paths=None)` is the one entry point: load → clean → chunk → embed → store.
 It runs llama-index's `IngestionPipeline` with a persisted docstore over `ChromaVectorStore`:
 - the docstore keeps each document's content hash, so an unchanged document is never re-embedded;
-- `UPSERTS_AND_DELETE` replaces a changed document's chunks and removes a deleted file's chunks
-  (a plain sync of the corpus folder); explicit `paths` only add or update (`UPSERTS`);
+- `UPSERTS` replaces a changed document's chunks; documents go through the pipeline in batches of about
+  1 MB of text, so memory stays flat with corpus size, and the docstore is persisted after each batch;
+- a full sync of the corpus folder also removes a deleted file's chunks first (`UPSERTS_AND_DELETE`'s
+  rule, done before the batches because that strategy deletes whatever one run did not see);
+  explicit `paths` only add or update;
 - chunk ids are derived from content (ingest/chunk.py), so re-adding after a crash cannot duplicate;
-- before each run, `_reconcile` compares the chunk ids Chroma holds with the ids the docstore's documents
-  must have, deletes strays and forgets documents whose chunks are missing, so that a run killed at any
-  point (between the vector write and the docstore persist, say) is completed by the next one;
-- the docstore is persisted atomically, and the BM25 index is rebuilt from Chroma only when the corpus
+- before each run, `_reconcile` compares the chunk and sentence ids the two collections hold with the ids
+  the docstore's documents must have, deletes strays and forgets documents with missing vectors, so that a
+  run killed at any point (between the vector write and the docstore persist, say) is completed by the next
+  one; the same repair moves an index from an older layout (sentences among the chunks) to this one;
+- the docstore is written atomically, and the BM25 index is rebuilt from Chroma only when the corpus
   version changed.
 A file that fails to load (binary, too large, unreadable...) is reported as skipped and keeps whatever
 was indexed for it before: bad input never loses indexed data.
@@ -22,13 +26,13 @@ from __future__ import annotations
 
 import hashlib
 import time
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 from llama_index.core.ingestion import DocstoreStrategy, IngestionPipeline
-from llama_index.core.schema import BaseNode, Document, NodeRelationship, TextNode, TransformComponent
+from llama_index.core.schema import BaseNode, Document, MetadataMode, NodeRelationship, TextNode, TransformComponent
 from llama_index.core.storage.docstore import SimpleDocumentStore
 
 from ingest.chunk import chunk_document, sentence_id, split_sentences
@@ -80,7 +84,7 @@ def _chunk_nodes(doc: BaseNode) -> list[TextNode]:
     """Chunk nodes (retrieval units) and sentence nodes (answer units) of one cleaned document.
 
     Sentences get their own vectors so that answering can rank them by meaning, across languages,
-    without embedding anything at question time; they live in the same collection, told apart by `kind`.
+    without embedding anything at question time; they are stored in their own collection (rag/store.py).
     """
     doc_id, text = doc.metadata["doc_id"], doc.get_content()
     nodes = []
@@ -168,6 +172,9 @@ def _stored_documents(docstore: SimpleDocumentStore) -> dict[str, BaseNode]:
 # chromadb refuses writes above its max batch (5,461 records in 1.5) and SQLite refuses reads that match more
 # than 32,766 ids: both are hit at about a hundred articles, so writes and full reads go in slices.
 STORE_PAGE = 5000
+# The pipeline holds every node of a run, with its vector, in memory (8.2 GB at 100k chunks in one run):
+# documents go through it in batches of about this much text, ~1.4k chunks and ~5k sentences.
+INGEST_BATCH_CHARS = 1_000_000
 
 
 def _get_all(coll: Any, **kwargs: Any) -> dict[str, list[Any]]:
@@ -183,42 +190,76 @@ def _get_all(coll: Any, **kwargs: Any) -> dict[str, list[Any]]:
         offset += STORE_PAGE
 
 
-def _batched_store(coll: Any) -> Any:
-    """llama-index's Chroma store, writing at most STORE_PAGE records per call."""
+@dataclass(frozen=True)
+class Collections:
+    """The two Chroma collections one index writes: chunks (retrieval) and sentences (answer ranking)."""
+
+    chunks: Any
+    sentences: Any
+
+    @classmethod
+    def open(cls, settings: Settings, embed_identity: str) -> Collections:
+        client = store.chroma_client(settings)
+        chunks, sentences = (store.collection(settings, embed_identity, client, part) for part in store.PARTS)
+        return cls(chunks, sentences)
+
+    def by_kind(self) -> dict[str, Any]:
+        return {"chunk": self.chunks, "sentence": self.sentences}
+
+
+def _vector_store(collections: Collections) -> Any:
+    """llama-index's Chroma store, adapted: each node goes to its kind's collection, at most STORE_PAGE
+    records per call, with only the node's own metadata (llama-index's `_node_content` copy of every node
+    would double the index and cost 40% of the write time), and deleting a document deletes it from both."""
     from llama_index.vector_stores.chroma import ChromaVectorStore
 
-    class BatchedChromaVectorStore(ChromaVectorStore):
+    class ArticleVectorStore(ChromaVectorStore):
         def add(self, nodes: list[BaseNode], **add_kwargs: Any) -> list[str]:
-            ids: list[str] = []
-            for start in range(0, len(nodes), STORE_PAGE):
-                ids += super().add(nodes[start : start + STORE_PAGE], **add_kwargs)
-            return ids
+            for kind, coll in collections.by_kind().items():
+                of_kind = [node for node in nodes if node.metadata["kind"] == kind]
+                for start in range(0, len(of_kind), STORE_PAGE):
+                    page = of_kind[start : start + STORE_PAGE]
+                    coll.add(
+                        ids=[node.node_id for node in page],
+                        embeddings=[node.get_embedding() for node in page],
+                        metadatas=[node.metadata for node in page],
+                        documents=[node.get_content(metadata_mode=MetadataMode.NONE) for node in page],
+                    )
+            return [node.node_id for node in nodes]
 
-    return BatchedChromaVectorStore(chroma_collection=coll)
+        def delete(self, ref_doc_id: str, **delete_kwargs: Any) -> None:
+            for coll in collections.by_kind().values():
+                coll.delete(where={"doc_id": ref_doc_id})
+
+    return ArticleVectorStore(chroma_collection=collections.chunks)
 
 
-def _reconcile(coll: Any, docstore: SimpleDocumentStore) -> None:
-    """Make Chroma and the docstore agree after an interrupted run (see the module docstring)."""
-    expected: dict[str, set[str]] = {
-        doc_id: {n.id_ for n in _chunk_nodes(doc)} for doc_id, doc in _stored_documents(docstore).items()
-    }
-    held = _get_all(coll, include=["metadatas"])
-    held_by_doc: dict[str, set[str]] = {}
-    for chunk_id, meta in zip(held["ids"], held["metadatas"], strict=True):
-        held_by_doc.setdefault((meta or {}).get("doc_id", ""), set()).add(chunk_id)
-    all_expected = set().union(*expected.values()) if expected else set()
-    strays = [cid for ids in held_by_doc.values() for cid in ids if cid not in all_expected]
-    for start in range(0, len(strays), STORE_PAGE):
-        coll.delete(ids=strays[start : start + STORE_PAGE])
-    for doc_id, ids in expected.items():
-        if not ids <= held_by_doc.get(doc_id, set()):
+def _reconcile(collections: Collections, docstore: SimpleDocumentStore) -> set[str]:
+    """Make Chroma and the docstore agree after an interrupted run (see the module docstring).
+    Returns the ids of the documents the docstore forgot."""
+    nodes = {doc_id: _chunk_nodes(doc) for doc_id, doc in _stored_documents(docstore).items()}
+    incomplete: set[str] = set()
+    for kind, coll in collections.by_kind().items():
+        expected = {doc_id: {n.id_ for n in of_doc if n.metadata["kind"] == kind} for doc_id, of_doc in nodes.items()}
+        held = _get_all(coll, include=["metadatas"])
+        held_by_doc: dict[str, set[str]] = {}
+        for node_id, meta in zip(held["ids"], held["metadatas"], strict=True):
+            held_by_doc.setdefault((meta or {}).get("doc_id", ""), set()).add(node_id)
+        all_expected = set().union(*expected.values()) if expected else set()
+        strays = [node_id for ids in held_by_doc.values() for node_id in ids if node_id not in all_expected]
+        for start in range(0, len(strays), STORE_PAGE):
+            coll.delete(ids=strays[start : start + STORE_PAGE])
+        incomplete |= {doc_id for doc_id, ids in expected.items() if not ids <= held_by_doc.get(doc_id, set())}
+    for doc_id in sorted(incomplete):
+        for coll in collections.by_kind().values():
             coll.delete(where={"doc_id": doc_id})
-            docstore.delete_document(doc_id, raise_error=False)
+        docstore.delete_document(doc_id, raise_error=False)
+    return incomplete
 
 
-def _rebuild_bm25(coll: Any, settings: Settings) -> int:
-    """Rebuild the lexical index from what Chroma holds, if the corpus changed. Returns the chunk count."""
-    held = _get_all(coll, where={"kind": "chunk"}, include=["documents", "metadatas"])
+def _rebuild_bm25(chunks: Any, settings: Settings) -> int:
+    """Rebuild the lexical index from the chunks Chroma holds, if they changed. Returns the chunk count."""
+    held = _get_all(chunks, include=["documents", "metadatas"])
     version = corpus_version(held["ids"])
     root = store.bm25_root(settings)
     if BM25Index.current_version(root) != version or not (root / version).exists():
@@ -244,9 +285,9 @@ def ingest(
     files = corpus_files(settings.corpus_dir) if full_sync else _expand(paths)
 
     with store.ingest_lock(settings):
-        coll = store.collection(settings, embed_model.identity)
+        collections = Collections.open(settings, embed_model.identity)
         docstore = _load_docstore(settings)
-        _reconcile(coll, docstore)
+        forgotten = _reconcile(collections, docstore)
         before = docstore.get_all_document_hashes()  # hash -> doc_id
         hash_of = {doc_id: h for h, doc_id in before.items()}
         stored = _stored_documents(docstore)
@@ -269,17 +310,25 @@ def ingest(
         kept = {Path(p).stem for p, _ in summary.skipped if Path(p).exists()}
         documents += [stored[d] for d in kept if d in stored and d not in present]
 
+        vector_store = _vector_store(collections)
         pipeline = IngestionPipeline(
             transformations=[ArticleChunker(), embed_model],
-            vector_store=_batched_store(coll),
+            vector_store=vector_store,
             docstore=docstore,
-            docstore_strategy=DocstoreStrategy.UPSERTS_AND_DELETE if full_sync else DocstoreStrategy.UPSERTS,
+            docstore_strategy=DocstoreStrategy.UPSERTS,
             disable_cache=True,
         )
         embedded_before = embed_model.embedded_texts
         seconds_before = embed_model.embed_seconds
-        pipeline.run(documents=documents, show_progress=show_progress)
-        _persist_docstore(docstore, settings)
+        removed = sorted(set(hash_of) - present - kept) if full_sync else []
+        for doc_id in removed:  # UPSERTS_AND_DELETE's rule, which cannot run batch by batch
+            vector_store.delete(doc_id)
+            docstore.delete_document(doc_id, raise_error=False)
+        if removed or forgotten:
+            _persist_docstore(docstore, settings)
+        for batch in _batches(documents, INGEST_BATCH_CHARS):
+            if pipeline.run(documents=batch, show_progress=show_progress):
+                _persist_docstore(docstore, settings)  # a killed run keeps the batches done so far
 
         for doc in documents:
             if doc.id_ not in hash_of:
@@ -288,14 +337,27 @@ def ingest(
                 summary.updated.append(doc.id_)
             else:
                 summary.unchanged.append(doc.id_)
-        if full_sync:
-            summary.removed = sorted(set(hash_of) - present - kept)
-        summary.chunks = _rebuild_bm25(coll, settings)
+        summary.removed = removed
+        summary.chunks = _rebuild_bm25(collections.chunks, settings)
 
     summary.embedded = embed_model.embedded_texts - embedded_before
     summary.embed_seconds = embed_model.embed_seconds - seconds_before
     summary.seconds = time.perf_counter() - started
     return summary
+
+
+def _batches(documents: Sequence[Document], max_chars: int) -> Iterator[list[Document]]:
+    """Consecutive runs of documents of at most `max_chars` characters of text (or one larger document)."""
+    batch: list[Document] = []
+    size = 0
+    for doc in documents:
+        if batch and size + len(doc.text) > max_chars:
+            yield batch
+            batch, size = [], 0
+        batch.append(doc)
+        size += len(doc.text)
+    if batch:
+        yield batch
 
 
 def _expand(paths: Sequence[Path]) -> list[Path]:

@@ -86,15 +86,14 @@ class Retriever:
     def __init__(self, settings: Settings, embed_model: CountingEmbedding | None = None):
         self.settings = settings
         self.embed_model = embed_model or embedding_model(settings)
-        self._collection: Any = None
+        self._collections: dict[str, Any] = {}
         self._corpus: Corpus | None = None
         self._lock = threading.Lock()
 
-    @property
-    def collection(self) -> Any:
-        if self._collection is None:
-            self._collection = store.collection(self.settings, self.embed_model.identity)
-        return self._collection
+    def collection(self, part: str = store.CHUNKS) -> Any:
+        if part not in self._collections:
+            self._collections[part] = store.collection(self.settings, self.embed_model.identity, part=part)
+        return self._collections[part]
 
     def corpus(self) -> Corpus:
         """The current corpus view, reloaded if an ingest published a new version since the last call."""
@@ -111,14 +110,14 @@ class Retriever:
     def _reopen(self) -> None:
         if not self.settings.server_mode:
             store.forget_embedded_clients()
-        self._collection = None
+        self._collections = {}
 
-    def _read_store(self, read: Any, what: str) -> Any:
-        """Run `read(collection)`, reopening the store once if it fails (a restarted server, another
-        process's writes); a second failure is a StoreError with a clear message."""
+    def _read_store(self, read: Any, what: str, part: str = store.CHUNKS) -> Any:
+        """Run `read(collection)` on the chunk (or sentence) collection, reopening the store once if it fails
+        (a restarted server, another process's writes); a second failure is a StoreError with a clear message."""
         for attempt in (1, 2):
             try:
-                return read(self.collection)
+                return read(self.collection(part))
             except Exception as exc:
                 self._reopen()
                 if attempt == 2:
@@ -130,9 +129,7 @@ class Retriever:
         return np.asarray(self.embed_model.get_query_embedding(question), dtype=np.float32)
 
     def dense(self, query_vector: np.ndarray, k: int, doc_ids: list[str] | None) -> list[tuple[str, float]]:
-        where: dict[str, Any] = {"kind": "chunk"}
-        if doc_ids is not None:
-            where = {"$and": [where, {"doc_id": {"$in": list(doc_ids)}}]}
+        where = {"doc_id": {"$in": list(doc_ids)}} if doc_ids is not None else None
         result = self._read_store(
             lambda coll: coll.query(
                 query_embeddings=[query_vector.tolist()], n_results=k, where=where, include=["distances"]
@@ -178,7 +175,9 @@ class Retriever:
         """Stored embeddings of the given sentence ids (those the store has)."""
         if not sentence_ids:
             return {}
-        result = self._read_store(lambda coll: coll.get(ids=sentence_ids, include=["embeddings"]), "vector store read")
+        result = self._read_store(
+            lambda coll: coll.get(ids=sentence_ids, include=["embeddings"]), "vector store read", store.SENTENCES
+        )
         return {
             sid: np.asarray(vec, dtype=np.float32) for sid, vec in zip(result["ids"], result["embeddings"], strict=True)
         }

@@ -1,7 +1,12 @@
-"""Where the index lives: the Chroma collection and the files under `RAG_DATA_DIR`.
+"""Where the index lives: two Chroma collections and the files under `RAG_DATA_DIR`.
 
 Ingestion writes these, answering reads them; both go through this module so that paths and the
 Chroma client set-up (embedded `PersistentClient` or a server through `HttpClient`) are decided once.
+
+Collections: `RAG_COLLECTION` holds the chunks (what retrieval searches) and `RAG_COLLECTION-sentences` the
+sentence vectors (what answering ranks sentences with). They are apart because a `where` filter makes
+every Chroma query scan metadata first: with both in one collection and a `kind` filter, a query at 100k
+chunks took 440 ms, against 1.3 ms on a collection of the chunks alone.
 
 Layout of `RAG_DATA_DIR`:
     chroma/           the embedded Chroma store (unused in server mode)
@@ -95,22 +100,31 @@ def forget_embedded_clients() -> None:
         SharedSystemClient.clear_system_cache()
 
 
-def collection(settings: Settings, embed_identity: str, client: Any = None) -> Any:
-    """The article collection, created on first use; refuses a store built with another embedding model."""
+CHUNKS, SENTENCES = "chunks", "sentences"
+PARTS = (CHUNKS, SENTENCES)
+
+
+def collection_name(settings: Settings, part: str = CHUNKS) -> str:
+    return settings.collection if part == CHUNKS else f"{settings.collection}-{part}"
+
+
+def collection(settings: Settings, embed_identity: str, client: Any = None, part: str = CHUNKS) -> Any:
+    """The chunk (or sentence) collection, created on first use; refuses a store built with another model."""
     client = client or chroma_client(settings)
+    name = collection_name(settings, part)
     try:
         coll = client.get_or_create_collection(
-            settings.collection,
+            name,
             embedding_function=None,  # vectors always come from our own model, never Chroma's downloader
             configuration={"hnsw": {"space": "cosine"}},
             metadata={"embed_model": embed_identity},
         )
     except Exception as exc:
-        raise StoreError(f"cannot open collection {settings.collection!r}: {exc}") from exc
+        raise StoreError(f"cannot open collection {name!r}: {exc}") from exc
     stored = (coll.metadata or {}).get("embed_model")
     if stored and stored != embed_identity:
         raise StoreError(
-            f"collection {settings.collection!r} was built with {stored}, but the configured model is "
+            f"collection {name!r} was built with {stored}, but the configured model is "
             f"{embed_identity}; set RAG_COLLECTION to a new name or delete {settings.data_dir}"
         )
     return coll

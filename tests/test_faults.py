@@ -31,13 +31,13 @@ from typing import Any
 import pytest
 from conftest import ROOT, SMALL_CORPUS, free_port, make_settings
 from gradio_client import Client
+from index_view import stored_records
 from openai_stub import Script, StubOpenAI
 
 import app
 from ingest import index as index_module
 from ingest import ingest
 from rag import RAG, Answer, store
-from rag.embeddings import embedding_model
 from rag.errors import UserFacingError
 from rag.retrieve import Retriever
 from rag.settings import Settings
@@ -360,15 +360,9 @@ INGEST_SCRIPT = textwrap.dedent("""
 """)
 
 
-def stored(settings: Settings) -> dict[str, dict]:
-    coll = store.collection(settings, embedding_model(settings).identity)
-    held = coll.get(include=["metadatas"])
-    return dict(zip(held["ids"], held["metadatas"], strict=True))
-
-
 def assert_index_consistent(settings: Settings) -> dict[str, dict]:
     """Store, docstore, BM25 index and corpus folder agree; no chunk or sentence is stored twice."""
-    held = stored(settings)
+    held = stored_records(settings)
     docstore = index_module._load_docstore(settings)
     documents = index_module._stored_documents(docstore).values()
     expected = {node.id_ for doc in documents for node in index_module._chunk_nodes(doc)}

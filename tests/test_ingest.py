@@ -12,6 +12,7 @@ from pathlib import Path
 
 import pytest
 from conftest import ARTICLES, ROOT, make_settings
+from index_view import stored_records
 
 from ingest import index as index_module
 from ingest import ingest
@@ -21,21 +22,12 @@ from rag.embeddings import embedding_model
 from rag.settings import Settings
 
 
-def chunks_in_store(settings: Settings) -> dict[str, dict]:
-    coll = store.collection(settings, embedding_model(settings).identity)
-    held = coll.get(include=["metadatas", "documents"])
-    return {
-        cid: {**meta, "text": text}
-        for cid, meta, text in zip(held["ids"], held["metadatas"], held["documents"], strict=True)
-    }
-
-
 def test_five_articles_are_chunked_with_exact_offsets(indexed_articles: Settings) -> None:
     from rag.retrieve import Retriever
 
     corpus = Retriever(indexed_articles).corpus()
     assert sorted(corpus.documents) == sorted(p.stem for p in ARTICLES.iterdir())
-    stored = chunks_in_store(indexed_articles)
+    stored = stored_records(indexed_articles)
     chunks = {cid: m for cid, m in stored.items() if m["kind"] == "chunk"}
     assert len(chunks) == len(corpus.bm25.chunks) > 20
     for meta in stored.values():
@@ -53,11 +45,11 @@ def test_rerun_on_unchanged_corpus_embeds_nothing(
     first = ingest(settings)
     assert sorted(first.added) == ["glacier-study", "harbour-bridge", "orchard"]
     assert first.embedded > 0
-    ids_before = set(chunks_in_store(settings))
+    ids_before = set(stored_records(settings))
     second = ingest(settings)
     assert second.embedded == 0
     assert sorted(second.unchanged) == sorted(first.added)
-    assert set(chunks_in_store(settings)) == ids_before
+    assert set(stored_records(settings)) == ids_before
     assert "added 0 / updated 0 / unchanged 3 / removed 0 / skipped 0" in second.line()
 
 
@@ -66,7 +58,7 @@ def test_changed_file_replaces_exactly_its_chunks(
 ) -> None:
     settings = make_settings(tmp_path, small_corpus, **store_mode)
     ingest(settings)
-    before = chunks_in_store(settings)
+    before = stored_records(settings)
     others_before = {cid for cid, m in before.items() if m["doc_id"] != "harbour-bridge"}
     (small_corpus / "harbour-bridge.txt").write_text(
         "Harbour bridge closes for repairs\n\nThe harbour bridge in Port Elmswick closed on May 9 for repairs "
@@ -75,7 +67,7 @@ def test_changed_file_replaces_exactly_its_chunks(
     )
     summary = ingest(settings)
     assert summary.updated == ["harbour-bridge"] and summary.embedded > 0
-    after = chunks_in_store(settings)
+    after = stored_records(settings)
     assert {cid for cid, m in after.items() if m["doc_id"] != "harbour-bridge"} == others_before
     bridge = [m["text"] for m in after.values() if m["doc_id"] == "harbour-bridge"]
     assert any("May 9" in t for t in bridge) and not any("120 million" in t for t in bridge)
@@ -91,7 +83,7 @@ def test_deleted_file_loses_its_chunks_everywhere(
     (small_corpus / "orchard.html").unlink()
     summary = ingest(settings)
     assert summary.removed == ["orchard"]
-    assert not [m for m in chunks_in_store(settings).values() if m["doc_id"] == "orchard"]
+    assert not [m for m in stored_records(settings).values() if m["doc_id"] == "orchard"]
     bm25 = BM25Index.load(store.bm25_root(settings))
     assert bm25 is not None and {c.doc_id for c in bm25.chunks} == {"glacier-study", "harbour-bridge"}
 
@@ -103,7 +95,7 @@ def test_store_writes_and_reads_go_in_pages(
     monkeypatch.setattr(index_module, "STORE_PAGE", 4)
     settings = make_settings(tmp_path, small_corpus)
     first = ingest(settings)
-    stored = chunks_in_store(settings)
+    stored = stored_records(settings)
     assert len(stored) == first.embedded > 3 * 4
     assert first.chunks == sum(m["kind"] == "chunk" for m in stored.values())
     assert ingest(settings).embedded == 0
@@ -117,13 +109,13 @@ def test_explicit_paths_add_without_deleting(tmp_path: Path, small_corpus: Path)
     (extra / "ferry.txt").write_text("Ferry service resumes\n\nThe island ferry resumed service on Monday.")
     summary = ingest(settings, [extra / "ferry.txt"])
     assert summary.added == ["ferry"] and summary.removed == []
-    assert {m["doc_id"] for m in chunks_in_store(settings).values()} == {"orchard", "ferry"}
+    assert {m["doc_id"] for m in stored_records(settings).values()} == {"orchard", "ferry"}
 
 
 def test_bad_files_are_skipped_with_reasons_and_lose_nothing(tmp_path: Path, small_corpus: Path) -> None:
     settings = make_settings(tmp_path, small_corpus, max_file_bytes=2000)
     ingest(settings)
-    indexed = chunks_in_store(settings)
+    indexed = stored_records(settings)
     (small_corpus / "empty.txt").write_bytes(b"")
     (small_corpus / "noise.txt").write_bytes(os.urandom(600) + b"\x00" * 10)
     (small_corpus / "big.txt").write_text("Big file\n\n" + "word " * 1000)
@@ -138,7 +130,7 @@ def test_bad_files_are_skipped_with_reasons_and_lose_nothing(tmp_path: Path, sma
     assert "limit" in reasons["big.txt"] and ".pdf" in reasons["slides.pdf"]
     assert summary.added == ["cyrillic"]
     assert any(Path(p).name == "cyrillic.txt" for p, _ in summary.notices)
-    after = chunks_in_store(settings)
+    after = stored_records(settings)
     assert {cid for cid, m in indexed.items()} <= set(after)
     assert "glacier-study" not in summary.removed
     assert "skipped 5" in summary.line() and "slides.pdf" in summary.line()
@@ -155,12 +147,12 @@ def test_crash_between_store_write_and_docstore_persist_leaves_no_duplicates(
     monkeypatch.setattr(index_module, "_persist_docstore", crash)
     with pytest.raises(KeyboardInterrupt):
         ingest(settings)
-    written = chunks_in_store(settings)
+    written = stored_records(settings)
     assert written  # vectors reached Chroma, the docstore never heard of them
     monkeypatch.undo()
     summary = ingest(settings)
     assert sorted(summary.added) == ["glacier-study", "harbour-bridge", "orchard"]
-    after = chunks_in_store(settings)
+    after = stored_records(settings)
     assert set(after) == set(written)  # same stable ids: nothing duplicated
     assert ingest(settings).embedded == 0
 
@@ -188,7 +180,7 @@ def test_sigkill_at_any_point_is_completed_by_the_next_run(tmp_path: Path, delay
     proc.wait()
     # Whatever the kill left behind is readable, and the next run completes it with no duplicates.
     summary = ingest(settings)
-    stored = chunks_in_store(settings)
+    stored = stored_records(settings)
     from rag.retrieve import Retriever
 
     corpus_view = Retriever(settings).corpus()
@@ -249,3 +241,46 @@ def test_cli_ingest_prints_a_summary_line(tmp_path: Path, small_corpus: Path) ->
         timeout=60,
     )
     assert missing.returncode == 2 and "no such file" in missing.stderr
+
+
+def test_batched_run_matches_one_run_and_a_kill_keeps_finished_batches(
+    tmp_path: Path, small_corpus: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    whole = make_settings(tmp_path / "whole", small_corpus)
+    ingest(whole)
+    monkeypatch.setattr(index_module, "INGEST_BATCH_CHARS", 1)  # one document per batch
+    settings = make_settings(tmp_path / "batched", small_corpus)
+    persist, persisted = index_module._persist_docstore, []
+
+    def crash_on_second_batch(docstore: object, settings_: Settings) -> None:
+        if persisted:
+            raise KeyboardInterrupt("killed")
+        persisted.append(True)
+        persist(docstore, settings_)
+
+    monkeypatch.setattr(index_module, "_persist_docstore", crash_on_second_batch)
+    with pytest.raises(KeyboardInterrupt):
+        ingest(settings)
+    monkeypatch.setattr(index_module, "_persist_docstore", persist)
+    resumed = ingest(settings)
+    assert len(resumed.unchanged) == 1 and len(resumed.added) == 2  # the first batch was kept
+    assert stored_records(settings) == stored_records(whole)
+
+
+def test_index_in_the_one_collection_layout_is_moved_to_two(tmp_path: Path, small_corpus: Path) -> None:
+    settings = make_settings(tmp_path, small_corpus)
+    ingest(settings)
+    expected = stored_records(settings)
+    # The layout before sentence vectors got their own collection: everything in the chunk collection.
+    identity = embedding_model(settings).identity
+    client = store.chroma_client(settings)
+    sentences = store.collection(settings, identity, client, part=store.SENTENCES)
+    old = sentences.get(include=["embeddings", "metadatas", "documents"])
+    store.collection(settings, identity, client).add(
+        ids=old["ids"], embeddings=old["embeddings"], metadatas=old["metadatas"], documents=old["documents"]
+    )
+    client.delete_collection(store.collection_name(settings, store.SENTENCES))
+    summary = ingest(settings)
+    assert sorted(summary.added) == ["glacier-study", "harbour-bridge", "orchard"]  # re-indexed once
+    assert stored_records(settings) == expected  # and every record sits in its own kind's collection
+    assert ingest(settings).embedded == 0

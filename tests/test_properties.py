@@ -21,12 +21,12 @@ from conftest import SMALL_CORPUS, free_port, make_settings
 from gradio_client import Client
 from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
+from index_view import stored_records
 
 import app
 from ingest import ingest
 from ingest.load import Skipped, SourceFile, load_file
-from rag import RAG, Answer, QuestionError, store
-from rag.embeddings import embedding_model
+from rag import RAG, Answer, QuestionError
 from rag.retrieve import Retriever
 from rag.settings import Settings
 
@@ -260,12 +260,6 @@ def test_malformed_html_loads_in_linear_time(tmp_path: Path, unit: str, count: i
     assert hostile < 0.25 + 3 * benign, f"{size} bytes of {unit!r}: {hostile:.2f} s (benign HTML: {benign:.3f} s)"
 
 
-def stored_chunks(settings_: Settings) -> dict[str, dict]:
-    coll = store.collection(settings_, embedding_model(settings_).identity)
-    held = coll.get(include=["metadatas"])
-    return dict(zip(held["ids"], held["metadatas"], strict=True))
-
-
 _junk_names = itertools.count()
 
 
@@ -277,7 +271,7 @@ def test_ingest_skips_junk_with_reasons_and_loses_nothing(
 ) -> None:
     corpus = Path(small_index.corpus_dir)
     baseline_docs = {Path(n).stem for n in SMALL_CORPUS}
-    baseline = {cid for cid, m in stored_chunks(small_index).items() if m["doc_id"] in baseline_docs}
+    baseline = {cid for cid, m in stored_records(small_index).items() if m["doc_id"] in baseline_docs}
     written = []
     for stem, suffix, data in files:
         path = corpus / f"junk{next(_junk_names)}-{stem}{suffix}"
@@ -293,7 +287,7 @@ def test_ingest_skips_junk_with_reasons_and_loses_nothing(
             else:
                 assert path.stem in indexed, (path.name, summary)
         assert baseline_docs <= indexed and not baseline_docs & set(summary.removed)
-        after = stored_chunks(small_index)
+        after = stored_records(small_index)
         assert baseline <= set(after), "an ingest over junk files lost indexed chunks"
         view = Retriever(small_index).corpus()
         assert {c.id for c in view.bm25.chunks} == {cid for cid, m in after.items() if m["kind"] == "chunk"}

@@ -12,6 +12,7 @@ import sys
 import time
 from collections.abc import Iterator
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import pytest
 
@@ -22,6 +23,10 @@ sys.path.insert(0, str(Path(__file__).parent))  # tests import helpers such as o
 from openai_stub import StubOpenAI, stub_server  # noqa: E402
 
 from rag.settings import Settings  # noqa: E402
+
+if TYPE_CHECKING:
+    import app
+    from rag import RAG
 
 ROOT = Path(__file__).resolve().parent.parent
 ARTICLES = ROOT / "data" / "articles"
@@ -40,6 +45,7 @@ SMALL_CORPUS = {
     "mild spring.</p></article><footer>Copyright 2024 Valdoria Daily. All rights reserved.</footer>"
     "</body></html>",
 }
+BRIDGE = "How much did the harbour bridge cost?"  # answered by SMALL_CORPUS: "120 million euros"
 
 
 def free_port() -> int:
@@ -61,13 +67,42 @@ def _isolated_env(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
     monkeypatch.setenv("RAG_DATA_DIR", str(tmp_path / "default-data"))
 
 
-@pytest.fixture
-def small_corpus(tmp_path: Path) -> Path:
-    folder = tmp_path / "articles"
-    folder.mkdir()
-    for name, text in SMALL_CORPUS.items():
+def write_corpus(folder: Path, files: dict[str, str]) -> Path:
+    folder.mkdir(parents=True, exist_ok=True)
+    for name, text in files.items():
         (folder / name).write_text(text, encoding="utf-8")
     return folder
+
+
+@pytest.fixture
+def small_corpus(tmp_path: Path) -> Path:
+    return write_corpus(tmp_path / "articles", SMALL_CORPUS)
+
+
+@pytest.fixture(scope="module")
+def small_index(tmp_path_factory: pytest.TempPathFactory) -> Settings:
+    """SMALL_CORPUS ingested once per test module, with a 20 kB file limit; the module may change it."""
+    from ingest import ingest
+
+    tmp = tmp_path_factory.mktemp("small-index")
+    settings = make_settings(tmp, write_corpus(tmp / "articles", SMALL_CORPUS), max_file_bytes=20_000)
+    ingest(settings)
+    return settings
+
+
+@contextlib.contextmanager
+def serve_app(engine: RAG, indexer: app.Indexer | None = None, **settings_update: object) -> Iterator[str]:
+    """The real gradio app for `engine` on a free loopback port; yields its URL."""
+    import app
+
+    settings = engine.settings.model_copy(update=settings_update) if settings_update else engine.settings
+    demo = app.build_app(engine, indexer)
+    port = free_port()
+    app.launch(demo, settings, server_name="127.0.0.1", server_port=port, prevent_thread_lock=True, quiet=True)
+    try:
+        yield f"http://127.0.0.1:{port}/"
+    finally:
+        demo.close()
 
 
 @contextlib.contextmanager

@@ -15,11 +15,10 @@ import urllib.error
 import urllib.request
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
-from contextlib import contextmanager
 from pathlib import Path
 
 import pytest
-from conftest import ROOT, free_port, make_settings
+from conftest import ROOT, free_port, make_settings, serve_app
 from gradio_client import Client
 from pydantic import SecretStr
 
@@ -30,21 +29,9 @@ from rag import ui_render as ui
 QUESTION = "How many times has Putin visited Kazakhstan?"
 
 
-@contextmanager
-def serve(engine: RAG, indexer: app.Indexer | None = None, **settings_update: object) -> Iterator[str]:
-    settings = engine.settings.model_copy(update=settings_update) if settings_update else engine.settings
-    demo = app.build_app(engine, indexer)
-    port = free_port()
-    app.launch(demo, settings, server_name="127.0.0.1", server_port=port, prevent_thread_lock=True, quiet=True)
-    try:
-        yield f"http://127.0.0.1:{port}/"
-    finally:
-        demo.close()
-
-
 @pytest.fixture(scope="module")
 def url(engine: RAG) -> Iterator[str]:
-    with serve(engine) as address:
+    with serve_app(engine) as address:
         yield address
 
 
@@ -123,7 +110,7 @@ def test_unexpected_errors_are_generic_and_logged(engine: RAG, monkeypatch: pyte
 
     fresh = RAG(engine.settings)
     monkeypatch.setattr(fresh, "chat", broken)
-    with serve(fresh) as address:
+    with serve_app(fresh) as address:
         result = Client(address, verbose=False).predict(QUESTION, api_name="/ask")
     assert result == {"error": app.GENERIC_ERROR}
     assert "secret internals" in caplog.text
@@ -152,7 +139,7 @@ def test_documents_endpoint(client: Client, engine: RAG) -> None:
 
 
 def test_page_and_auth(engine: RAG) -> None:
-    with serve(engine, auth=SecretStr("reader:s3cret-pass")) as address:
+    with serve_app(engine, auth=SecretStr("reader:s3cret-pass")) as address:
         with pytest.raises(urllib.error.HTTPError):
             urllib.request.urlopen(address + "config", timeout=10)
         with pytest.raises(Exception):  # noqa: B017 - the client raises its own auth error
@@ -164,7 +151,7 @@ def test_page_and_auth(engine: RAG) -> None:
 def test_api_key_never_reaches_the_page(engine: RAG) -> None:
     secret = "sk-test-DO-NOT-SHOW-1234567890"
     fresh = RAG(engine.settings.model_copy(update={"openai_api_key": SecretStr(secret)}))
-    with serve(fresh) as address:
+    with serve_app(fresh) as address:
         for path in ("", "config", "gradio_api/info"):
             body = urllib.request.urlopen(address + path, timeout=10).read().decode()
             assert secret not in body
@@ -178,7 +165,7 @@ def test_indexing_in_progress_is_a_message(tmp_path: Path, small_corpus: Path) -
     engine.ingest = lambda *a, **k: (gate.wait(60), real_ingest(*a, **k))[1]  # type: ignore[method-assign]
     indexer = app.Indexer(engine)
     assert indexer.start_if_empty() and indexer.busy
-    with serve(engine, indexer) as address:
+    with serve_app(engine, indexer) as address:
         client = Client(address, verbose=False)
         assert client.predict("When did the harbour bridge open?", api_name="/ask") == {"error": app.INDEXING}
         assert "Indexing the articles" in app.status_line(engine, indexer)

@@ -12,10 +12,9 @@ from contextlib import contextmanager
 from pathlib import Path
 
 import pytest
-from conftest import free_port, make_settings
+from conftest import make_settings, serve_app
 from openai_stub import Script, stub_server
 
-import app
 from rag import RAG
 
 pytestmark = pytest.mark.slow
@@ -45,17 +44,6 @@ def browser() -> Iterator[object]:
 
 
 @contextmanager
-def serve(engine: RAG) -> Iterator[str]:
-    demo = app.build_app(engine)
-    port = free_port()
-    app.launch(demo, engine.settings, server_name="127.0.0.1", server_port=port, prevent_thread_lock=True, quiet=True)
-    try:
-        yield f"http://127.0.0.1:{port}/"
-    finally:
-        demo.close()
-
-
-@contextmanager
 def open_page(browser, url: str) -> Iterator[object]:  # noqa: ANN001
     page = browser.new_page(viewport={"width": 1400, "height": 1000})
     dialogs: list[str] = []
@@ -74,7 +62,7 @@ def ask(page, question: str) -> None:  # noqa: ANN001
 
 
 def test_ask_follow_up_and_refusal(browser, engine: RAG, tmp_path: Path) -> None:  # noqa: ANN001
-    with serve(engine) as url, open_page(browser, url) as (page, dialogs):
+    with serve_app(engine) as url, open_page(browser, url) as (page, dialogs):
         page.locator("#aqa-chat").get_by_text("What does").first.click()  # an example question
         page.wait_for_selector("#aqa-chat .aqa-answered, #aqa-chat .aqa-refusal", timeout=30_000)
         page.click("#aqa-clear")
@@ -130,7 +118,7 @@ def test_llm_answer_streams_in(browser, tmp_path: Path, small_corpus: Path) -> N
     with stub_server(default=Script(content=content, chunk_delay=0.15)) as stub:
         engine = RAG(make_settings(tmp_path, small_corpus, llm_base_url=stub.base_url, llm_model="stub-model"))
         engine.ingest()
-        with serve(engine) as url, open_page(browser, url) as (page, dialogs):
+        with serve_app(engine) as url, open_page(browser, url) as (page, dialogs):
             ask(page, "When did the harbour bridge in Port Elmswick open?")
             page.wait_for_function("(document.querySelector('#aqa-chat .aqa-streaming:not(.aqa-waiting)')"
                                    "?.innerText || '').includes('harbour')", timeout=30_000)
@@ -149,7 +137,7 @@ def test_article_text_is_never_executed(browser, tmp_path: Path) -> None:  # noq
     (corpus / "lanterns.txt").write_text(XSS_ARTICLE, encoding="utf-8")
     engine = RAG(make_settings(tmp_path, corpus))
     engine.ingest()
-    with serve(engine) as url, open_page(browser, url) as (page, dialogs):
+    with serve_app(engine) as url, open_page(browser, url) as (page, dialogs):
         ask(page, "How many visitors did the lantern festival in Quimby draw?")
         page.wait_for_selector("#aqa-sources mark", timeout=30_000)
         ask(page, "How long was the lantern parade?")
@@ -177,7 +165,7 @@ def test_upload_from_the_page(browser, tmp_path: Path, small_corpus: Path) -> No
     upload = tmp_path / "upload" / "Ferry Strike!.txt"
     upload.parent.mkdir()
     upload.write_text("Ferry strike in Lundholm\n\nFerry workers in Lundholm went on strike on May 9 over pay.\n")
-    with serve(engine) as url, open_page(browser, url) as (page, dialogs):
+    with serve_app(engine) as url, open_page(browser, url) as (page, dialogs):
         page.get_by_text("Add articles").click()
         page.locator("#aqa-upload input[type=file]").set_input_files(str(upload))
         page.wait_for_function("(document.querySelector('#aqa-upload-result')?.innerText || '').includes('Index:')",

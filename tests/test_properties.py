@@ -17,7 +17,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from conftest import SMALL_CORPUS, free_port, make_settings
+from conftest import SMALL_CORPUS, make_settings, serve_app
 from gradio_client import Client
 from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
@@ -45,32 +45,14 @@ QUESTION_ERRORS = ("the question is empty", "the question is too long", "the que
 
 
 @pytest.fixture(scope="module")
-def small_index(tmp_path_factory: pytest.TempPathFactory) -> Settings:
-    tmp = tmp_path_factory.mktemp("props-index")
-    corpus = tmp / "articles"
-    corpus.mkdir()
-    for name, text in SMALL_CORPUS.items():
-        (corpus / name).write_text(text, encoding="utf-8")
-    settings_ = make_settings(tmp, corpus, max_file_bytes=20_000)
-    ingest(settings_)
-    return settings_
-
-
-@pytest.fixture(scope="module")
 def small_engine(small_index: Settings) -> RAG:
     return RAG(small_index)
 
 
 @pytest.fixture(scope="module")
 def client(small_engine: RAG) -> Iterator[Client]:
-    demo = app.build_app(small_engine)
-    port = free_port()
-    app.launch(demo, small_engine.settings, server_name="127.0.0.1", server_port=port, prevent_thread_lock=True,
-               quiet=True)
-    try:
-        yield Client(f"http://127.0.0.1:{port}/", verbose=False)
-    finally:
-        demo.close()
+    with serve_app(small_engine) as url:
+        yield Client(url, verbose=False)
 
 
 # ----------------------------------------------------------------------------------------------- questions

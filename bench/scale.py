@@ -1,10 +1,8 @@
 """Scale benchmark set (`make bench-scale`): synthetic corpora of 1k, 10k and 100k chunks, in embedded Chroma
 and in Chroma server mode, embedded with a fast stand-in so that the store, BM25 and fusion are measured.
 
-Corpus: written as .txt files into a temporary folder. Each synthetic article has a size drawn from the
-real articles' range and is made of paragraphs recombined from the five real articles' sentences (drawn at
-random, seeded), with ~10% of the words swapped for other corpus words and a few invented names per article,
-so that chunk and sentence texts are not verbatim duplicates and the vocabulary grows with the corpus.
+Corpus: `bench.synthetic.make_corpus`, .txt articles recombined from the real ones, in a temporary folder.
+Table, extrapolation and plot: bench/scale_report.py.
 
 Embedder: wordllama's bundled 256-d model (`bench.common.WordLlamaEmbedding`), or a hashing embedder when
 wordllama cannot be loaded offline. Its vectors are not e5's: retrieval *quality* means nothing here, and
@@ -29,9 +27,6 @@ from __future__ import annotations
 import argparse
 import contextlib
 import json
-import math
-import random
-import re
 import shutil
 import subprocess
 import sys
@@ -53,101 +48,21 @@ from bench.common import (
     load_questions,
     loadavg,
     machine_info,
-    machine_line,
     ms_since,
     now_iso,
     proc_memory_mb,
     retrieval_latencies,
     stand_in_embedding,
     summarize,
-    verdict,
     write_result,
 )
+from bench.scale_report import MODES, extrapolate, plot, render, row
+from bench.synthetic import make_corpus
 
 SIZES = (1_000, 10_000, 100_000)
-MODES = ("embedded", "server")
-TARGET_P50_MS = 100.0  # retrieval p50 at 100k chunks
 QUERIES = 100
 GROWTH = 1.0  # time(10× the chunks) ≈ 10 × time(this size) × GROWTH (1k → 10k took ~6×, 10k → 100k ~10×)
 ASK_QUESTIONS = 20  # extractive asks per point (context for retrieval, not a target)
-_SYLLABLES = ("ka", "ra", "zhan", "bek", "nur", "ter", "ol", "mar", "sul", "ta", "dos", "gul", "ay", "em", "sal", "yer")
-_SUFFIXES = ("ov", "ev", "bek", "uly", "in", "kyzy", "an", "")
-
-
-# ----------------------------------------------------------------------------------------------- corpus
-
-
-def _pool(articles_dir: Path) -> tuple[list[str], list[int], list[str]]:
-    """Sentences of the real articles (titles excluded), their cleaned sizes, and their longer words."""
-    from ingest.chunk import split_sentences
-    from ingest.clean import clean_text
-    from ingest.load import corpus_files, load_files
-
-    sources, _ = load_files(corpus_files(articles_dir), 5_000_000)
-    sentences, sizes, vocab = [], [], set()
-    for source in sources:
-        cleaned = clean_text(source.text)
-        body = cleaned.text[len(cleaned.title) :]
-        sizes.append(len(cleaned.text))
-        sentences += [body[s.start : s.end] for s in split_sentences(body)]
-        vocab.update(re.findall(r"\b[a-z]{4,}\b", body))
-    if not sentences:
-        raise ValueError(f"no sentences in {articles_dir}")
-    return sentences, sizes, sorted(vocab)
-
-
-def _name(rng: random.Random) -> str:
-    return ("".join(rng.choice(_SYLLABLES) for _ in range(rng.randint(2, 3))) + rng.choice(_SUFFIXES)).capitalize()
-
-
-def _mutate(sentence: str, rng: random.Random, vocab: Sequence[str], names: Sequence[str]) -> str:
-    words = sentence.split(" ")
-    for i, word in enumerate(words):
-        if i and word.isalpha() and word[:1].isupper() and rng.random() < 0.3:
-            words[i] = rng.choice(names)
-        elif vocab and len(word) >= 4 and word.isalpha() and word.islower() and rng.random() < 0.1:
-            words[i] = rng.choice(vocab)
-    return " ".join(words)
-
-
-def make_corpus(target_chunks: int, out_dir: Path, articles_dir: Path = ARTICLES, seed: int = 0) -> dict[str, Any]:
-    """Write synthetic articles into `out_dir` until they hold at least `target_chunks` chunks (as the ingest
-    chunker will cut them). Deterministic for a given seed and source folder."""
-    from ingest.chunk import chunk_document
-    from ingest.clean import clean_text
-
-    started = time.perf_counter()
-    rng = random.Random(seed)
-    sentences, sizes, vocab = _pool(articles_dir)
-    low, high = int(min(sizes) * 0.8), int(max(sizes) * 1.2)
-    out_dir.mkdir(parents=True, exist_ok=True)
-    chunks = chars = files = 0
-    while chunks < target_chunks:
-        names = [_name(rng) for _ in range(3)]
-        target = rng.randint(low, high)
-        title_words = _mutate(rng.choice(sentences), rng, vocab, names).rstrip(".").split()
-        lines = [" ".join(title_words[: rng.randint(6, 12)])]
-        length = len(lines[0])
-        while length < target:
-            paragraph = " ".join(_mutate(rng.choice(sentences), rng, vocab, names) for _ in range(rng.randint(2, 5)))
-            lines.append(paragraph)
-            length += len(paragraph) + 1
-        text = "\n".join(lines) + "\n"
-        doc_id = f"synth-{files:06d}"
-        n = len(chunk_document(doc_id, clean_text(text).text))
-        if chunks + n > target_chunks and chunks and target_chunks - chunks < n // 2:
-            break  # closer to the target without this article
-        (out_dir / f"{doc_id}.txt").write_text(text, encoding="utf-8")
-        chunks, chars, files = chunks + n, chars + len(text), files + 1
-    return {
-        "target_chunks": target_chunks,
-        "files": files,
-        "chunks": chunks,
-        "chars": chars,
-        "mean_article_chars": round(chars / max(files, 1)),
-        "seed": seed,
-        "seconds": round(time.perf_counter() - started, 2),
-    }
 
 
 # ----------------------------------------------------------------------------------------------- workers
@@ -286,175 +201,6 @@ def measure_point(
     point["disk"] = disk
     point["seconds"] = round(time.perf_counter() - started, 1)
     return point
-
-
-# ------------------------------------------------------------------------------------------ extrapolation
-
-
-def _power_fit(xs: Sequence[float], ys: Sequence[float], x: float) -> float | None:
-    """y at x from a power law through the measured points (log-log least squares; linear if one point)."""
-    pts = [(a, b) for a, b in zip(xs, ys, strict=True) if a and b]
-    if not pts:
-        return None
-    if len(pts) == 1:
-        return pts[0][1] * x / pts[0][0]
-    lx = [math.log(a) for a, _ in pts]
-    ly = [math.log(b) for _, b in pts]
-    mx, my = sum(lx) / len(lx), sum(ly) / len(ly)
-    var = sum((a - mx) ** 2 for a in lx) or 1.0
-    slope = sum((a - mx) * (b - my) for a, b in zip(lx, ly, strict=True)) / var
-    return round(math.exp(my + slope * (math.log(x) - mx)), 2)
-
-
-def row(size: int, point: dict[str, Any]) -> dict[str, Any]:
-    """The flat figures of one measured point (what the table, the plot and extrapolation use)."""
-    ing, q = point["ingest"], point["query"]
-    server_rss = (point.get("server_memory_after_queries") or {}).get("VmRSS")
-    return {
-        "size": size,
-        "mode": point["mode"],
-        "extrapolated": False,
-        "chunks": ing["chunks"],
-        "sentence_nodes": ing["sentence_nodes"],
-        "ingest_s": ing["seconds"],
-        "chunks_per_s": ing["chunks_per_s"],
-        "nodes_per_s": ing["nodes_per_s"],
-        "embed_s": ing["embed_seconds"],
-        "retrieve_p50": q["retrieve"]["p50"],
-        "retrieve_p95": q["retrieve"]["p95"],
-        "dense_p50": q["dense"]["p50"],
-        "bm25_p50": q["bm25"]["p50"],
-        "ask_p50": q["ask"]["p50"],
-        "corpus_load_s": q["corpus_load_s"],
-        "disk_mb": point["disk"]["total_mb"],
-        "ingest_peak_rss_mb": ing["memory"].get("VmHWM"),
-        "query_rss_mb": q["memory"].get("VmRSS"),
-        "server_rss_mb": server_rss,
-    }
-
-
-def extrapolate(size: int, mode: str, measured: Sequence[dict[str, Any]], reason: str) -> dict[str, Any]:
-    """A row for an unmeasured size, each figure fitted over the measured rows of the same mode."""
-    rows = [r for r in measured if r["mode"] == mode and not r["extrapolated"]]
-    xs = [r["chunks"] for r in rows]
-    out: dict[str, Any] = {"size": size, "mode": mode, "extrapolated": True, "reason": reason, "chunks": size}
-    for key in (
-        "sentence_nodes",
-        "ingest_s",
-        "embed_s",
-        "retrieve_p50",
-        "retrieve_p95",
-        "dense_p50",
-        "bm25_p50",
-        "ask_p50",
-        "corpus_load_s",
-        "disk_mb",
-        "ingest_peak_rss_mb",
-        "query_rss_mb",
-        "server_rss_mb",
-    ):
-        out[key] = _power_fit(xs, [r.get(key) or 0 for r in rows], size)
-    out["chunks_per_s"] = round(size / out["ingest_s"], 1) if out.get("ingest_s") else None
-    out["nodes_per_s"] = (
-        round((size + (out["sentence_nodes"] or 0)) / out["ingest_s"], 1) if out.get("ingest_s") else None
-    )
-    return out
-
-
-# ------------------------------------------------------------------------------------------------ report
-
-
-def render(result: dict[str, Any]) -> str:
-    rows = result["rows"]
-    head = (
-        "| chunks (+ sentence nodes) | store | ingest s | chunks/s (nodes/s) | retrieval p50 / p95 ms | "
-        "Chroma p50 ms | BM25 p50 ms | ask p50 ms (20 q) | corpus load s | disk MB | ingest peak RSS MB | "
-        "query RSS MB (server RSS) |"
-    )
-    lines = [
-        f"## Scale set — {machine_line(result['machine'])}",
-        "",
-        f"Stand-in embedder: {result['embedder_note']} — vectors are not e5's; the figures measure store, BM25 "
-        f"and fusion. {result['queries']} queries from the team's dataset; created {result['created']}; "
-        f"whole run {fmt(result['seconds'] / 60)} min. *Italic rows are extrapolated, not measured.*",
-        "",
-        head,
-        "| " + " | ".join(["---"] * 12) + " |",
-    ]
-    for r in rows:
-        cells = [
-            f"{r['chunks']:,} (+{int(r['sentence_nodes'] or 0):,})",
-            r["mode"],
-            fmt(r["ingest_s"]),
-            f"{fmt(r['chunks_per_s'], 0)} ({fmt(r['nodes_per_s'], 0)})",
-            f"{fmt(r['retrieve_p50'])} / {fmt(r['retrieve_p95'])}",
-            fmt(r["dense_p50"]),
-            fmt(r["bm25_p50"], 2),
-            fmt(r["ask_p50"]),
-            fmt(r["corpus_load_s"], 2),
-            fmt(r["disk_mb"], 0),
-            fmt(r["ingest_peak_rss_mb"], 0),
-            fmt(r["query_rss_mb"], 0) + (f" ({fmt(r['server_rss_mb'], 0)})" if r.get("server_rss_mb") else ""),
-        ]
-        if r["extrapolated"]:
-            cells = [f"*{c} (extrap.)*" if i == 0 else f"*{c}*" for i, c in enumerate(cells)]
-        lines.append("| " + " | ".join(cells) + " |")
-    lines.append("")
-    for r in rows:
-        if r["size"] == max(SIZES) or r["size"] == max(x["size"] for x in rows):
-            status = verdict(r["retrieve_p50"], TARGET_P50_MS)
-            label = "extrapolated" if r["extrapolated"] else "measured"
-            lines.append(
-                f"- Target retrieval p50 ≤ {TARGET_P50_MS:.0f} ms at {r['chunks']:,} chunks, {r['mode']}: "
-                f"{fmt(r['retrieve_p50'])} ms ({label}) — {status}."
-            )
-    for note in result.get("notes", []):
-        lines.append(f"- {note}")
-    return "\n".join(lines)
-
-
-def plot(result: dict[str, Any], path: Path) -> Path:
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
-    fig, axes = plt.subplots(2, 2, figsize=(11, 8))
-    panels = [
-        (axes[0][0], "retrieve_p50", "retrieval p50 (ms)", True),
-        (axes[0][1], "chunks_per_s", "ingest chunks/s", False),
-        (axes[1][0], "query_rss_mb", "query process RSS (MB)", False),
-        (axes[1][1], "disk_mb", "index on disk (MB)", False),
-    ]
-    colors = {"embedded": "#3d5a80", "server": "#ee6c4d"}
-    for ax, key, label, target in panels:
-        for mode in MODES:
-            rows = [r for r in result["rows"] if r["mode"] == mode and r.get(key)]
-            if not rows:
-                continue
-            xs, ys = [r["chunks"] for r in rows], [r[key] for r in rows]
-            ax.plot(xs, ys, "-", color=colors[mode], label=mode)
-            for r in rows:
-                face = "white" if r["extrapolated"] else colors[mode]
-                ax.plot(r["chunks"], r[key], "o", color=colors[mode], mfc=face)
-            if key == "retrieve_p50":
-                p95 = [r["retrieve_p95"] for r in rows]
-                ax.plot(xs, p95, ":", color=colors[mode], label=f"{mode} p95")
-        if target:
-            ax.axhline(TARGET_P50_MS, color="grey", ls="--", lw=1, label="target p50")
-        ax.set_xscale("log")
-        ax.set_xlabel("chunks (hollow = extrapolated)")
-        ax.set_ylabel(label)
-        ax.grid(alpha=0.3)
-        ax.legend(fontsize=8)
-    fig.suptitle(
-        f"Scale set — {result['machine']['nproc']} cores, {result['machine']['cpu_model']}; stand-in embedder",
-        fontsize=9,
-    )
-    fig.tight_layout()
-    fig.savefig(path, dpi=110)
-    plt.close(fig)
-    return path
 
 
 # -------------------------------------------------------------------------------------------------- main

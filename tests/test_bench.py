@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from bench import quick, scale
+from bench import quick, scale, synthetic
 from bench.common import HashingEmbedding, load_questions, machine_info, summarize
 
 PNG_MAGIC = b"\x89PNG\r\n\x1a\n"
@@ -74,9 +74,9 @@ def test_quick_set_tiny_run(tmp_path: Path) -> None:
 
 
 def test_synthetic_corpus_is_deterministic_and_sized(tmp_path: Path) -> None:
-    first = scale.make_corpus(60, tmp_path / "a", seed=7)
-    again = scale.make_corpus(60, tmp_path / "b", seed=7)
-    scale.make_corpus(60, tmp_path / "c", seed=8)
+    first = synthetic.make_corpus(60, tmp_path / "a", seed=7)
+    again = synthetic.make_corpus(60, tmp_path / "b", seed=7)
+    synthetic.make_corpus(60, tmp_path / "c", seed=8)
     assert first == {**again, "seconds": first["seconds"]}
     assert first["chunks"] >= 40 and first["files"] >= 2
     assert first["mean_article_chars"] > 3000  # article-sized, like the real ones

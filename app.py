@@ -3,8 +3,9 @@
     demo = build_app(RAG())      # gr.Blocks: chat, sources panel, filters, upload, "About the corpus"
     launch(demo, settings)       # host/port/auth/CSS from the settings; blocks unless prevent_thread_lock
 
-On first start with an empty index, `main` ingests the corpus folder in a background thread; the page
-shows the progress (a status line polled by a gr.Timer) and the chat says "indexing…" until it is done.
+On first start with an empty index (or one an older version wrote), `main` ingests the corpus folder in a
+background thread; the page shows the progress (a status line polled by a gr.Timer) and the chat says
+"indexing…" until it is done.
 
 For programs: `/ask` (question, doc_ids, top_k, history, mode) → `Answer.to_dict()` or {"error": ...};
 follow-ups pass the earlier turns as OpenAI-style `history`. `/documents` lists the indexed articles.
@@ -42,15 +43,15 @@ from rag.settings import Settings  # noqa: E402
 
 log = logging.getLogger("article_qa.app")
 GENERIC_ERROR = "Something went wrong while answering. The error was logged; please try again."
-INDEXING = "The articles are still being indexed (first start). Please ask again in a moment."
+INDEXING = "The articles are still being indexed. Please ask again in a moment."
 MODES = [("Extractive — quotes from the articles", "extractive"), ("LLM — generated, with citations", "llm")]
 
 
-# ------------------------------------------------------------------------------------- first-start ingest
+# ------------------------------------------------------------------------------------- background ingest
 
 
 class Indexer:
-    """Runs the first-start ingest in a background thread and reports its state to the page."""
+    """Runs the start-up ingest in a background thread and reports its state to the page."""
 
     def __init__(self, engine: RAG):
         self.engine, self.state, self.message = engine, "ready", ""
@@ -61,8 +62,10 @@ class Indexer:
     def busy(self) -> bool:
         return self.state == "indexing"
 
-    def start_if_empty(self) -> bool:
-        if not self.engine.retriever.corpus().empty:
+    def start_if_needed(self) -> bool:
+        """Index in the background if the index is empty or in an older layout; True if that started."""
+        retriever = self.engine.retriever
+        if not (retriever.corpus().empty or retriever.outdated()):
             return False
         self.state, self.started = "indexing", time.monotonic()
         self._thread = threading.Thread(target=self._run, name="first-ingest", daemon=True)
@@ -72,11 +75,11 @@ class Indexer:
     def _run(self) -> None:
         try:
             self.message, self.state = self.engine.ingest().line(), "ready"
-            log.info("first-start ingest done: %s", self.message)
+            log.info("start-up ingest done: %s", self.message)
         except (UserFacingError, FileNotFoundError) as exc:
             self.message, self.state = str(exc), "error"
         except Exception:
-            log.exception("first-start ingest failed")
+            log.exception("start-up ingest failed")
             self.message, self.state = "indexing failed; see the server log", "error"
 
     def join(self, timeout: float | None = None) -> None:
@@ -412,8 +415,8 @@ def main(argv: list[str] | None = None) -> int:
         parse_auth(settings)
         engine = RAG(settings)
         indexer = Indexer(engine)
-        if indexer.start_if_empty():
-            log.info("the index is empty: ingesting %s in the background", settings.corpus_dir)
+        if indexer.start_if_needed():
+            log.info("the index is empty or outdated: ingesting %s in the background", settings.corpus_dir)
         launch(build_app(engine, indexer), settings)
     except UserFacingError as exc:
         print(f"error: {exc}", file=sys.stderr)

@@ -125,6 +125,13 @@ class Retriever:
                     raise store.StoreError(message) from exc
         raise AssertionError("unreachable")
 
+    def outdated(self) -> bool:
+        """True for an index written before sentence vectors had their own collection: it still answers, but
+        worse, until an ingest moves it (ingest/index.py reconciles the old layout into the new one)."""
+        if self.corpus().empty:
+            return False
+        return self._read_store(lambda coll: coll.count(), "vector store read", store.SENTENCES) == 0
+
     def embed_query(self, question: str) -> np.ndarray:
         return np.asarray(self.embed_model.get_query_embedding(question), dtype=np.float32)
 

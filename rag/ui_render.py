@@ -123,7 +123,7 @@ def status_line(state: str, message: str, seconds: float, corpus_dir: Any, docum
                 llm_enabled: bool) -> str:
     """The line under the header: indexing progress, an indexing error, or what is indexed."""
     if state == "indexing":
-        kind, text = "aqa-busy", (f"Indexing the articles in <code>{esc(corpus_dir)}</code> (first start, "
+        kind, text = "aqa-busy", (f"Indexing the articles in <code>{esc(corpus_dir)}</code> ("
                                   f"{seconds:.0f} s so far)… answers will be available when it finishes.")
     elif state == "error":
         kind, text = "aqa-error", f"Indexing failed: {esc(message)}"

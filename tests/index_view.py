@@ -18,3 +18,16 @@ def stored_records(settings: Settings) -> dict[str, dict]:
             assert meta["kind"] == ("chunk" if part == store.CHUNKS else "sentence"), f"{record_id} in {part}"
             records[record_id] = {**meta, "text": text}
     return records
+
+
+def to_one_collection_layout(settings: Settings) -> None:
+    """Rewrite an index into the layout of older versions: sentence vectors among the chunks."""
+    identity = embedding_model(settings).identity
+    client = store.chroma_client(settings)
+    old = store.collection(settings, identity, client, part=store.SENTENCES).get(
+        include=["embeddings", "metadatas", "documents"]
+    )
+    store.collection(settings, identity, client).add(
+        ids=old["ids"], embeddings=old["embeddings"], metadatas=old["metadatas"], documents=old["documents"]
+    )
+    client.delete_collection(store.collection_name(settings, store.SENTENCES))

@@ -20,6 +20,7 @@ from pathlib import Path
 import pytest
 from conftest import ROOT, free_port, make_settings, serve_app
 from gradio_client import Client
+from index_view import to_one_collection_layout
 from pydantic import SecretStr
 
 import app
@@ -164,7 +165,7 @@ def test_indexing_in_progress_is_a_message(tmp_path: Path, small_corpus: Path) -
     gate, real_ingest = threading.Event(), engine.ingest
     engine.ingest = lambda *a, **k: (gate.wait(60), real_ingest(*a, **k))[1]  # type: ignore[method-assign]
     indexer = app.Indexer(engine)
-    assert indexer.start_if_empty() and indexer.busy
+    assert indexer.start_if_needed() and indexer.busy
     with serve_app(engine, indexer) as address:
         client = Client(address, verbose=False)
         assert client.predict("When did the harbour bridge open?", api_name="/ask") == {"error": app.INDEXING}
@@ -175,6 +176,21 @@ def test_indexing_in_progress_is_a_message(tmp_path: Path, small_corpus: Path) -
         answer = client.predict("When did the harbour bridge open?", api_name="/ask")
         assert not answer["refused"] and "March 3" in answer["text"]
         assert "3 articles" in app.status_line(engine, indexer)
+
+
+def test_an_index_in_an_older_layout_is_reindexed_at_start(tmp_path: Path, small_corpus: Path) -> None:
+    settings = make_settings(tmp_path, small_corpus)
+    RAG(settings).ingest()
+    to_one_collection_layout(settings)
+    engine = RAG(settings)
+    assert engine.retriever.outdated()
+    indexer = app.Indexer(engine)
+    assert indexer.start_if_needed()
+    indexer.join(120)
+    assert indexer.state == "ready" and "added 3" in indexer.message, indexer.message
+    assert not engine.retriever.outdated()
+    assert not app.Indexer(engine).start_if_needed()
+    assert "120 million" in engine.ask("How much did the harbour bridge cost?").text
 
 
 def test_python_app_starts_and_serves(indexed_articles, tmp_path: Path) -> None:  # noqa: ANN001

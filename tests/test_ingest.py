@@ -12,13 +12,12 @@ from pathlib import Path
 
 import pytest
 from conftest import ARTICLES, ROOT, make_settings
-from index_view import stored_records
+from index_view import stored_records, to_one_collection_layout
 
 from ingest import index as index_module
 from ingest import ingest
 from rag import store
 from rag.bm25 import BM25Index
-from rag.embeddings import embedding_model
 from rag.settings import Settings
 
 
@@ -271,15 +270,7 @@ def test_index_in_the_one_collection_layout_is_moved_to_two(tmp_path: Path, smal
     settings = make_settings(tmp_path, small_corpus)
     ingest(settings)
     expected = stored_records(settings)
-    # The layout before sentence vectors got their own collection: everything in the chunk collection.
-    identity = embedding_model(settings).identity
-    client = store.chroma_client(settings)
-    sentences = store.collection(settings, identity, client, part=store.SENTENCES)
-    old = sentences.get(include=["embeddings", "metadatas", "documents"])
-    store.collection(settings, identity, client).add(
-        ids=old["ids"], embeddings=old["embeddings"], metadatas=old["metadatas"], documents=old["documents"]
-    )
-    client.delete_collection(store.collection_name(settings, store.SENTENCES))
+    to_one_collection_layout(settings)
     summary = ingest(settings)
     assert sorted(summary.added) == ["glacier-study", "harbour-bridge", "orchard"]  # re-indexed once
     assert stored_records(settings) == expected  # and every record sits in its own kind's collection

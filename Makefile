@@ -12,7 +12,7 @@ $(VENV)/.installed: pyproject.toml
 	touch $@
 
 $(VENV)/.installed-test: $(VENV)/.installed
-	$(PY) -m pip install -e '.[test,eval,llm-server]'
+	$(PY) -m pip install -e '.[test,eval,llm-server,bench]'
 	bash scripts/install-system-deps.sh
 	touch $@
 

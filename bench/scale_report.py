@@ -50,6 +50,7 @@ def row(size: int, point: dict[str, Any]) -> dict[str, Any]:
         "retrieve_p95": q["retrieve"]["p95"],
         "dense_p50": q["dense"]["p50"],
         "bm25_p50": q["bm25"]["p50"],
+        "filtered_p50": (q.get("filtered_retrieve") or {}).get("p50"),
         "ask_p50": q["ask"]["p50"],
         "corpus_load_s": q["corpus_load_s"],
         "disk_mb": point["disk"]["total_mb"],
@@ -72,6 +73,7 @@ def extrapolate(size: int, mode: str, measured: Sequence[dict[str, Any]], reason
         "retrieve_p95",
         "dense_p50",
         "bm25_p50",
+        "filtered_p50",
         "ask_p50",
         "corpus_load_s",
         "disk_mb",
@@ -94,8 +96,8 @@ def render(result: dict[str, Any]) -> str:
     rows = result["rows"]
     head = (
         "| chunks (+ sentence nodes) | store | ingest s | chunks/s (nodes/s) | retrieval p50 / p95 ms | "
-        "Chroma p50 ms | BM25 p50 ms | ask p50 ms (20 q) | corpus load s | disk MB | ingest peak RSS MB | "
-        "query RSS MB (server RSS) |"
+        "Chroma p50 ms | BM25 p50 ms | filtered to 5 articles p50 ms | ask p50 ms (20 q) | corpus load s | "
+        "disk MB | ingest peak RSS MB | query RSS MB (server RSS) |"
     )
     lines = [
         f"## Scale set — {machine_line(result['machine'])}",
@@ -105,7 +107,7 @@ def render(result: dict[str, Any]) -> str:
         f"whole run {fmt(result['seconds'] / 60)} min. *Italic rows are extrapolated, not measured.*",
         "",
         head,
-        "| " + " | ".join(["---"] * 12) + " |",
+        "| " + " | ".join(["---"] * 13) + " |",
     ]
     for r in rows:
         cells = [
@@ -116,6 +118,7 @@ def render(result: dict[str, Any]) -> str:
             f"{fmt(r['retrieve_p50'])} / {fmt(r['retrieve_p95'])}",
             fmt(r["dense_p50"]),
             fmt(r["bm25_p50"], 2),
+            fmt(r.get("filtered_p50")),
             fmt(r["ask_p50"]),
             fmt(r["corpus_load_s"], 2),
             fmt(r["disk_mb"], 0),

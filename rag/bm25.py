@@ -117,6 +117,10 @@ class BM25Index:
             return 0.0
         return sum(any(t in vocab for t in ts) for ts in per_word) / len(per_word)
 
+    def chunk_ids(self, doc_ids: list[str]) -> list[str]:
+        """Ids of the chunks of these documents."""
+        return [self.chunks[row].id for doc_id in doc_ids for row in self._row_of_doc.get(doc_id, [])]
+
     def search(self, query: str, k: int, doc_ids: list[str] | None = None) -> list[tuple[ChunkRecord, float]]:
         """Top-k chunks by BM25 score (only those with a positive score), optionally within `doc_ids`."""
         query_terms = [t for t in terms(query) if t in self._retriever.vocab_dict] if self._retriever else []

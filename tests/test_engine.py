@@ -10,6 +10,7 @@ import pytest
 from conftest import make_settings
 
 from rag import RAG, Answer, QuestionError
+from rag import retrieve as retrieve_module
 from rag.extract import Candidate, Evidence, extract, has_type, question_type
 from rag.retrieve import fuse
 
@@ -39,6 +40,22 @@ def test_hybrid_retrieval_finds_both_lexical_and_semantic_matches(engine: RAG) -
     assert "putin-state-visit-to-kazakhstan" in {s.doc_id for s in semantic[:3]}
     restricted = engine.retriever.retrieve("oil pipeline", doc_ids=["reasons-for-tokayev-visit-to-russia"])
     assert restricted and {s.doc_id for s in restricted} == {"reasons-for-tokayev-visit-to-russia"}
+
+
+@pytest.mark.parametrize("doc_count", [1, 2, 5])
+def test_article_filter_exact_search_ranks_as_chroma_does(
+    engine: RAG, doc_count: int, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    retriever = engine.retriever
+    doc_ids = sorted(retriever.corpus().documents)[:doc_count]
+    query = retriever.embed_query("Which agreements were signed during the visit?")
+    exact = retriever.dense(query, 8, doc_ids)
+    assert retriever.dense(query, 8, []) == [] and retriever.dense(query, 8, ["no-such-article"]) == []
+    monkeypatch.setattr(retrieve_module, "EXACT_SEARCH_MAX_CHUNKS", 0)  # Chroma's filtered HNSW query
+    filtered = retriever.dense(query, 8, doc_ids)
+    assert [cid for cid, _ in exact] == [cid for cid, _ in filtered]
+    assert [s for _, s in exact] == pytest.approx([s for _, s in filtered], abs=1e-4)
+    assert {retriever.corpus().bm25.by_id[cid].doc_id for cid, _ in exact} <= set(doc_ids)
 
 
 def test_answers_a_number_question_with_a_verbatim_cited_sentence(engine: RAG) -> None:

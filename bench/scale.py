@@ -19,7 +19,7 @@ Per size and store mode, two fresh worker processes (so that memory is per point
 A size whose estimated time would overrun the budget is not run; its figures are extrapolated (power-law
 fit over the measured sizes) and labelled so.
 
-    python -m bench.scale [--sizes 1000,10000,100000] [--modes embedded,server] [--budget-min 25]
+    python -m bench.scale [--sizes 1000,10000,100000] [--modes embedded,server] [--budget-min 35]
     python -m bench.scale --merge OTHER/scale.json    # fold a separately measured point into the results
 """
 
@@ -221,7 +221,7 @@ def run(
     results_dir: Path = RESULTS_DIR,
     sizes: Sequence[int] = SIZES,
     modes: Sequence[str] = MODES,
-    budget_s: float = 25 * 60,
+    budget_s: float = 35 * 60,
     seed: int = 0,
     embedder: str = "auto",
     queries: int = QUERIES,
@@ -332,7 +332,7 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m bench.scale", description=__doc__.split("\n\n")[0])
     parser.add_argument("--sizes", default=",".join(map(str, SIZES)), help="chunk counts, comma-separated")
     parser.add_argument("--modes", default=",".join(MODES), help="embedded,server")
-    parser.add_argument("--budget-min", type=float, default=25.0, help="time budget in minutes (25)")
+    parser.add_argument("--budget-min", type=float, default=35.0, help="time budget in minutes (35)")
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--embedder", choices=("auto", "wordllama", "hashing"), default="auto")
     parser.add_argument("--queries", type=int, default=QUERIES, help=f"dataset questions to time ({QUERIES})")

@@ -42,7 +42,7 @@ class Document:
 class Corpus:
     """What one ingested corpus version looks like to the answering side."""
 
-    version: str
+    version: str | None  # the published BM25 version; None before the first ingest
     bm25: BM25Index
     documents: dict[str, Document]
 
@@ -108,7 +108,9 @@ class Retriever:
                 if self._corpus is not None:
                     self._reopen()  # the vectors changed too, possibly from another process
                 bm25 = BM25Index.load(root) or BM25Index.build([])
-                self._corpus = Corpus(bm25.version, bm25, _load_documents(self.settings))
+                # Keyed by the published version (None before the first ingest), so an empty index is not
+                # reloaded, and the store not reopened, on every call.
+                self._corpus = Corpus(version, bm25, _load_documents(self.settings))
             return self._corpus
 
     def _reopen(self) -> None:

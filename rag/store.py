@@ -49,13 +49,15 @@ def bm25_root(settings: Settings) -> Path:
     return settings.data_dir / "bm25"
 
 
-# chromadb caches one embedded store per path and process; creating two clients at once races on it.
+# chromadb caches one embedded store per path and process; creating two clients at once races on it, and so
+# does importing chromadb from two threads (the app's start-up ingest and its first page).
 _CLIENT_LOCK = threading.RLock()
 
 
 def chroma_client(settings: Settings) -> Any:
-    import chromadb
-    from chromadb.config import Settings as ChromaSettings
+    with _CLIENT_LOCK:  # chromadb's imports are circular: two threads importing it at once can fail
+        import chromadb
+        from chromadb.config import Settings as ChromaSettings
 
     chroma_settings = ChromaSettings(anonymized_telemetry=False)
     try:
@@ -94,9 +96,9 @@ def _server_client(settings: Settings, chroma_settings: Any) -> Any:
 def forget_embedded_clients() -> None:
     """Drop chromadb's per-process cache of embedded stores, so the next client sees what another process
     (a `rag ingest` next to the app) wrote; a cached one fails with "Error finding id" (chroma #3792)."""
-    from chromadb.api.shared_system_client import SharedSystemClient
-
     with _CLIENT_LOCK:
+        from chromadb.api.shared_system_client import SharedSystemClient
+
         SharedSystemClient.clear_system_cache()
 
 

@@ -328,6 +328,19 @@ def now_iso() -> str:
     return dt.datetime.now(dt.UTC).isoformat(timespec="seconds")
 
 
+def publish(
+    results_dir: Path, name: str, result: dict[str, Any], plot: Any, plot_file: str, render: Any
+) -> dict[str, Any]:
+    """End a run: stamp its end time and load, draw `plot` into `plot_file`, `render` its table, write it all."""
+    result["created"] = now_iso()
+    result["machine"]["loadavg_end"] = loadavg()
+    results_dir.mkdir(parents=True, exist_ok=True)
+    result["plot"] = str(plot(result, results_dir / plot_file))
+    result["markdown"] = render(result)
+    write_result(results_dir, name, result)
+    return result
+
+
 def write_result(results_dir: Path, name: str, payload: dict[str, Any]) -> Path:
     """Write `<name>.json` (and keep a timestamped copy), then refresh the markdown summary."""
     results_dir.mkdir(parents=True, exist_ok=True)

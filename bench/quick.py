@@ -38,18 +38,16 @@ from bench.common import (
     fmt,
     free_port,
     load_questions,
-    loadavg,
     machine_info,
     machine_line,
     ms_since,
-    now_iso,
     proc_memory_mb,
+    publish,
     retrieval_latencies,
     stop_process,
     summarize,
     verdict,
     wait_for_port,
-    write_result,
 )
 from rag.settings import Settings
 
@@ -398,13 +396,7 @@ def run(
         if app:
             print(f"[bench.quick] app.py RSS over {app_questions} questions …", flush=True)
             result["app"] = bench_app_rss(settings.data_dir, corpus_dir, questions[:app_questions], work_dir)
-    result["created"] = now_iso()
-    result["machine"]["loadavg_end"] = loadavg()
-    results_dir.mkdir(parents=True, exist_ok=True)
-    result["plot"] = str(plot(result, results_dir / "quick-latency.png"))
-    result["markdown"] = render(result)
-    write_result(results_dir, "quick", result)
-    return result
+    return publish(results_dir, "quick", result, plot, "quick-latency.png", render)
 
 
 def main(argv: list[str] | None = None) -> int:

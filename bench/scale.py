@@ -48,11 +48,10 @@ from bench.common import (
     dir_size_mb,
     fmt,
     load_questions,
-    loadavg,
     machine_info,
     ms_since,
-    now_iso,
     proc_memory_mb,
+    publish,
     retrieval_latencies,
     stand_in_embedding,
     summarize,
@@ -294,13 +293,7 @@ def run(
             shutil.rmtree(corpus_dir, ignore_errors=True)
     result["rows"].sort(key=lambda r: (r["size"], MODES.index(r["mode"])))
     result["seconds"] = round(time.perf_counter() - started, 1)
-    result["created"] = now_iso()
-    result["machine"]["loadavg_end"] = loadavg()
-    results_dir.mkdir(parents=True, exist_ok=True)
-    result["plot"] = str(plot(result, results_dir / "scale.png"))
-    result["markdown"] = render(result)
-    write_result(results_dir, "scale", result)
-    return result
+    return publish(results_dir, "scale", result, plot, "scale.png", render)
 
 
 def merge(results_dir: Path, other: Path) -> dict[str, Any]:

@@ -141,9 +141,11 @@ class Retriever:
     def embed_query(self, question: str) -> np.ndarray:
         return np.asarray(self.embed_model.get_query_embedding(question), dtype=np.float32)
 
-    def dense(self, query_vector: np.ndarray, k: int, doc_ids: list[str] | None) -> list[tuple[str, float]]:
+    def dense(
+        self, query_vector: np.ndarray, k: int, doc_ids: list[str] | None, corpus: Corpus | None = None
+    ) -> list[tuple[str, float]]:
         if doc_ids is not None:
-            chunk_ids = self.corpus().bm25.chunk_ids(doc_ids)
+            chunk_ids = (corpus or self.corpus()).bm25.chunk_ids(doc_ids)
             if len(chunk_ids) <= EXACT_SEARCH_MAX_CHUNKS:
                 return self._exact_dense(query_vector, k, chunk_ids)
         where = {"doc_id": {"$in": list(doc_ids)}} if doc_ids is not None else None
@@ -182,9 +184,8 @@ class Retriever:
         k = k or self.settings.top_k
         if query_vector is None:
             query_vector = self.embed_query(question)
-        dense = [
-            (cid, s) for cid, s in self.dense(query_vector, self.settings.dense_k, doc_ids) if cid in corpus.bm25.by_id
-        ]
+        ranked = self.dense(query_vector, self.settings.dense_k, doc_ids, corpus)
+        dense = [(cid, s) for cid, s in ranked if cid in corpus.bm25.by_id]
         lexical = corpus.bm25.search(question, self.settings.bm25_k, doc_ids)
         fused = fuse(
             [

@@ -10,7 +10,7 @@ background thread; the page shows the progress (a status line polled by a gr.Tim
 For programs: `/ask` (question, doc_ids, top_k, history, mode) → `Answer.to_dict()` or {"error": ...};
 follow-ups pass the earlier turns as OpenAI-style `history`. `/documents` lists the indexed articles.
 
-Not here: HTML rendering (rag/ui_render.py), answering (rag/engine.py), indexing (ingest/).
+Not here: HTML rendering (ui/render.py), answering (rag/engine.py), indexing (ingest/).
 """
 
 from __future__ import annotations
@@ -35,11 +35,8 @@ from typing import Any  # noqa: E402
 import gradio as gr  # noqa: E402
 
 from ingest.load import SUPPORTED_SUFFIXES, corpus_files  # noqa: E402
-from rag import ui_render as ui  # noqa: E402
-from rag.answer import Answer  # noqa: E402
-from rag.engine import RAG  # noqa: E402
-from rag.errors import UserFacingError  # noqa: E402
-from rag.settings import Settings  # noqa: E402
+from rag import RAG, Answer, Settings, UserFacingError  # noqa: E402
+from ui import render as ui  # noqa: E402
 
 log = logging.getLogger("article_qa.app")
 GENERIC_ERROR = "Something went wrong while answering. The error was logged; please try again."
@@ -291,23 +288,7 @@ def build_app(engine: RAG, indexer: Indexer | None = None) -> gr.Blocks:
         try:
             if indexer.busy:
                 return {"error": INDEXING}
-            if isinstance(doc_ids, str):
-                doc_ids = [d.strip() for d in doc_ids.split(",") if d.strip()]
-            if doc_ids is not None and not (isinstance(doc_ids, list) and all(isinstance(d, str) for d in doc_ids)):
-                return {"error": "doc_ids must be a list of article ids or a comma-separated string"}
-            if top_k is not None and (isinstance(top_k, bool) or not isinstance(top_k, int)):
-                return {"error": "top_k must be a whole number between 1 and 10"}
-            if doc_ids:
-                unknown = set(doc_ids) - {d["doc_id"] for d in engine.documents()}
-                if unknown:
-                    return {"error": f"unknown article id(s): {', '.join(sorted(unknown))}"}
-            if top_k is not None and not 1 <= int(top_k) <= 10:
-                return {"error": "top_k must be between 1 and 10"}
-            if history is not None and not (isinstance(history, list) and all(
-                    isinstance(m, dict) and isinstance(m.get("content"), str) for m in history)):
-                return {"error": "history must be a list of {role, content} messages"}
-            messages = [*(history or []), {"role": "user", "content": question}]
-            return engine.chat(messages, doc_ids=doc_ids or None, top_k=top_k, mode=mode or None).to_dict()
+            return engine.ask(engine.request(question, doc_ids, top_k, history, mode)).to_dict()
         except UserFacingError as exc:
             return {"error": str(exc)}
         except Exception:

@@ -27,8 +27,8 @@ from typing import Any
 import numpy as np
 from pydantic import PrivateAttr
 
-from rag.embeddings import CountingEmbedding
-from rag.settings import Settings
+from store.embeddings import CountingEmbedding
+from store.settings import Settings
 
 ROOT = Path(__file__).resolve().parent.parent
 ARTICLES = ROOT / "data" / "articles"

@@ -191,7 +191,7 @@ def build_index(work: Path, env: dict[str, str], timeout: float) -> dict[str, An
     shutil.copytree(ARTICLES, corpus)
     target = work / "data"
     started = time.monotonic()
-    out = subprocess.run([sys.executable, "-m", "rag.cli", "ingest", "--quiet"], cwd=ROOT, capture_output=True,
+    out = subprocess.run([sys.executable, "-m", "cli", "ingest", "--quiet"], cwd=ROOT, capture_output=True,
                          text=True, timeout=timeout, env={**env, "RAG_DATA_DIR": str(target),
                                                           "RAG_CORPUS_DIR": str(corpus)})
     if out.returncode != 0:

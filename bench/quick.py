@@ -49,7 +49,7 @@ from bench.common import (
     verdict,
     wait_for_port,
 )
-from rag.settings import Settings
+from store.settings import Settings
 
 TARGETS = {
     "overhead_ratio": 1.15,
@@ -69,14 +69,14 @@ def bench_ingest(corpus_dir: Path, work_dir: Path) -> dict[str, Any]:
     from llama_index.vector_stores.chroma import ChromaVectorStore  # noqa: F401
 
     from ingest import ingest
-    from rag import store
-    from rag.embeddings import embedding_model
+    from store import chroma
+    from store.embeddings import embedding_model
 
     imports_s = time.perf_counter() - start
     settings = bench_settings(data_dir=work_dir / "data", corpus_dir=corpus_dir)
     model = embedding_model(settings)
     cold = ingest(settings, embed_model=model)
-    sentences = store.collection(settings, model.identity, part=store.SENTENCES).count()
+    sentences = chroma.collection(settings, model.identity, kind=chroma.SENTENCE).count()
     warm = ingest(settings, embed_model=model)
     return {
         "settings": {"data_dir": str(settings.data_dir), "corpus_dir": str(corpus_dir)},

@@ -73,12 +73,12 @@ ASK_QUESTIONS = 20  # extractive asks per point (context for retrieval, not a ta
 def ingest_point(corpus_dir: Path, data_dir: Path, store: dict[str, Any], embedder: str = "auto") -> dict[str, Any]:
     """Ingest `corpus_dir` into a fresh index with the stand-in embedder."""
     from ingest import ingest
-    from rag import store as rag_store
+    from store import chroma
 
     model, note = stand_in_embedding(embedder)
     settings = bench_settings(data_dir=data_dir, corpus_dir=corpus_dir, **store)
     summary = ingest(settings, embed_model=model)
-    sentences = rag_store.collection(settings, model.identity, part=rag_store.SENTENCES).count()
+    sentences = chroma.collection(settings, model.identity, kind=chroma.SENTENCE).count()
     return {
         "embedder": model.identity,
         "embedder_note": note,

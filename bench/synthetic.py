@@ -26,9 +26,9 @@ _SUFFIXES = ("ov", "ev", "bek", "uly", "in", "kyzy", "an", "")
 
 def _pool(articles_dir: Path) -> tuple[list[str], list[int], list[str]]:
     """Sentences of the real articles (titles excluded), their cleaned sizes, and their longer words."""
-    from ingest.chunk import split_sentences
     from ingest.clean import clean_text
     from ingest.load import corpus_files, load_files
+    from store.sentences import split_sentences
 
     sources, _ = load_files(corpus_files(articles_dir), 5_000_000)
     sentences, sizes, vocab = [], [], set()
@@ -81,7 +81,7 @@ def make_corpus(target_chunks: int, out_dir: Path, articles_dir: Path = ARTICLES
             length += len(paragraph) + 1
         text = "\n".join(lines) + "\n"
         doc_id = f"synth-{files:06d}"
-        n = len(chunk_document(doc_id, clean_text(text).text))
+        n = len(chunk_document(doc_id, "", clean_text(text).text))
         if chunks + n > target_chunks and chunks and target_chunks - chunks < n // 2:
             break  # closer to the target without this article
         (out_dir / f"{doc_id}.txt").write_text(text, encoding="utf-8")

@@ -15,10 +15,11 @@ from __future__ import annotations
 
 import time
 from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import replace
 from typing import Any
 
 from rag.answer import Answer, Citation, Source
-from rag.retrieve import Document
+from store.records import Document
 
 TOP_K = 2
 
@@ -52,7 +53,7 @@ class Baseline:
         from llama_index.core import Document as LlamaDocument
         from llama_index.core import VectorStoreIndex
 
-        from rag.embeddings import E5Embedding
+        from store.embeddings import E5Embedding
 
         documents = list(documents)
         self.texts = {d.doc_id: d.text for d in documents}
@@ -70,5 +71,4 @@ class Baseline:
                  n.node.get_content(), float(n.score or 0.0)) for n in nodes]
         answer = answer_from_hits(question, hits, self.texts)
         elapsed = round((time.perf_counter() - started) * 1000, 2)
-        answer.timings = {"retrieve": elapsed, "total": elapsed}
-        return answer
+        return replace(answer, timings={"retrieve": elapsed, "total": elapsed})

@@ -23,15 +23,15 @@ from collections import Counter
 from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
 
-from ingest.chunk import split_sentences
-from rag.text import numbers, term_set
+from rag.answer import CITATION_MARKER, marker_numbers
+from store.sentences import split_sentences
+from store.text import numbers, term_set
 
 Record = Mapping[str, Any]
 
 CROSS_ARTICLE = "cross-article"
 K_MAX = 5
 SUPPORT_TERM_SHARE = 0.6  # share of a statement's content terms its cited quotes must contain
-_MARKER = re.compile(r"\[(\d+)\]")
 _TOKEN = re.compile(r"\w+", re.UNICODE)
 _F1_STOPWORDS = frozenset({"a", "an", "the"})
 
@@ -52,7 +52,7 @@ def is_correct(record: Record) -> bool:
 
 
 def _tokens(text: str) -> list[str]:
-    return [t for t in _TOKEN.findall(_MARKER.sub(" ", text).lower()) if t not in _F1_STOPWORDS]
+    return [t for t in _TOKEN.findall(CITATION_MARKER.sub(" ", text).lower()) if t not in _F1_STOPWORDS]
 
 
 def token_f1(prediction: str, reference: str) -> float:
@@ -159,9 +159,9 @@ def statements(text: str) -> list[tuple[str, list[int]]]:
     Sentences without content terms or numbers (stray punctuation) are not statements.
     """
     clean, marks, pos = "", [], 0
-    for match in _MARKER.finditer(text):
+    for match in CITATION_MARKER.finditer(text):
         clean += text[pos:match.start()]
-        marks.append((len(clean), int(match.group(1))))
+        marks += [(len(clean), number) for number in marker_numbers(match)]
         pos = match.end()
     clean += text[pos:]
     spans = split_sentences(clean)

@@ -26,7 +26,7 @@ from typing import Any
 from tqdm import tqdm
 
 from eval import metrics, report
-from rag.settings import Settings
+from store.settings import Settings
 
 OUT_ROOT = Path(__file__).resolve().parent / "out"
 Ask = Callable[[dict[str, Any]], tuple[Any, list[str], float]]  # item -> (Answer, earlier replies, ms)
@@ -139,8 +139,7 @@ def judge(settings: Settings, records: list[dict[str, Any]], label: str, progres
     """LLM-graded faithfulness and relevancy (share of answers graded true), one request per question."""
     import openai
 
-    key = settings.openai_api_key.get_secret_value() if settings.openai_api_key else "not-needed"
-    client = openai.OpenAI(base_url=settings.llm_base_url, api_key=key, timeout=settings.llm_timeout)
+    client = openai.OpenAI(base_url=settings.llm_base_url, api_key=settings.api_key, timeout=settings.llm_timeout)
     grades = {r["id"]: _judge_one(client, settings.llm_model, r)
               for r in tqdm(records, desc=f"judge {label}", unit="q", disable=not progress)}
 

@@ -1,17 +1,8 @@
-"""Ingestion: load → clean → chunk → index. `ingest.ingest(settings)` syncs the corpus folder into the store.
+"""Ingestion: load → clean → chunk → index. `ingest(settings)` syncs the corpus folder into the index.
 
-The heavy parts (llama-index, chromadb) are imported on first use, so `ingest.chunk` and friends stay
-cheap to import for the answering side.
+It writes the index that store/ defines and never imports the answering side (rag/).
 """
 
-from typing import Any
+from ingest.index import IngestSummary, ingest
 
 __all__ = ["IngestSummary", "ingest"]
-
-
-def __getattr__(name: str) -> Any:
-    if name in __all__:
-        from ingest import index
-
-        return getattr(index, name)
-    raise AttributeError(name)

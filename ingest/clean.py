@@ -167,7 +167,7 @@ def classify(line: str) -> str:
     return TEXT
 
 
-def words(line: str) -> int:
+def word_count(line: str) -> int:
     return len(line.split())
 
 
@@ -189,7 +189,7 @@ def is_timestamp(line: str) -> bool:
 def is_list_header(line: str) -> bool:
     """A short label that introduces a list of other headlines: "most popular", "Читайте также"."""
     label = _BULLET.sub("", line).rstrip(":").strip()
-    return words(label) <= LABEL_MAX_WORDS and _LIST_HEADER.fullmatch(label) is not None
+    return word_count(label) <= LABEL_MAX_WORDS and _LIST_HEADER.fullmatch(label) is not None
 
 
 def is_boilerplate(line: str) -> bool:
@@ -208,11 +208,11 @@ def is_boilerplate(line: str) -> bool:
 
 
 def is_comment_widget(line: str) -> bool:
-    return words(line) <= WIDGET_MAX_WORDS and _COMMENT_WIDGET.search(_BULLET.sub("", line)) is not None
+    return word_count(line) <= WIDGET_MAX_WORDS and _COMMENT_WIDGET.search(_BULLET.sub("", line)) is not None
 
 
 def is_share_widget(line: str) -> bool:
-    return words(line) <= LABEL_MAX_WORDS and _SHARE_WIDGET.search(_BULLET.sub("", line)) is not None
+    return word_count(line) <= LABEL_MAX_WORDS and _SHARE_WIDGET.search(_BULLET.sub("", line)) is not None
 
 
 def is_login_link(line: str) -> bool:
@@ -225,23 +225,23 @@ def is_meta_line(line: str) -> bool:
     """Bylines, category/tag lines and "Source: X" labels."""
     text = _BULLET.sub("", line)
     if _SOURCE_LINE.search(text):
-        return words(text) <= LABEL_MAX_WORDS
-    return words(text) <= WIDGET_MAX_WORDS and _META_LINE.search(text) is not None
+        return word_count(text) <= LABEL_MAX_WORDS
+    return word_count(text) <= WIDGET_MAX_WORDS and _META_LINE.search(text) is not None
 
 
 def is_photo_credit(line: str) -> bool:
     """A credit line ("Photo: X", "Image source: © X") or a caption that ends in one."""
-    if words(line) > CAPTION_MAX_WORDS:
+    if word_count(line) > CAPTION_MAX_WORDS:
         return False
-    if words(line) <= WIDGET_MAX_WORDS and _PHOTO_CREDIT.search(line):
+    if word_count(line) <= WIDGET_MAX_WORDS and _PHOTO_CREDIT.search(line):
         return True
     caption = _CAPTION_CREDIT.search(line)
-    return caption is not None and words(caption["credit"]) <= 6 and not _FULL_STOP.search(caption["credit"])
+    return caption is not None and word_count(caption["credit"]) <= 6 and not _FULL_STOP.search(caption["credit"])
 
 
 def is_copyright_notice(line: str) -> bool:
     """Copyright/republication footers and editorial disclaimers, by phrase or by keyword density."""
-    if words(line) > WIDGET_MAX_WORDS:
+    if word_count(line) > WIDGET_MAX_WORDS:
         return False
     return _COPYRIGHT_PHRASE.search(line) is not None or len(_COPYRIGHT_WORDS.findall(line)) >= 3
 
@@ -249,7 +249,7 @@ def is_copyright_notice(line: str) -> bool:
 def is_menu(line: str) -> bool:
     """Navigation: three or more one-to-three-word items separated by | or bullets."""
     items = [item for item in _MENU_SPLIT.split(line) if item]
-    return len(items) >= 3 and all(words(item) <= 3 and not ends_sentence(item) for item in items)
+    return len(items) >= 3 and all(word_count(item) <= 3 and not ends_sentence(item) for item in items)
 
 
 # ------------------------------------------------------------------------------------------- lists
@@ -280,7 +280,7 @@ def list_items(lines: Sequence[str], kinds: Sequence[str]) -> list[bool]:
 def _is_headline_like(line: str) -> bool:
     # A headline is short and does not end like a sentence; a "?" ending is left to the body so that a
     # question sub-heading right after the list is not swallowed. (A closing quote alone is no ending.)
-    return words(line) <= LIST_ITEM_MAX_WORDS and not _FULL_STOP.search(line)
+    return word_count(line) <= LIST_ITEM_MAX_WORDS and not _FULL_STOP.search(line)
 
 
 def _between_markers(index: int, lines: Sequence[str], kinds: Sequence[str]) -> bool:
@@ -288,7 +288,7 @@ def _between_markers(index: int, lines: Sequence[str], kinds: Sequence[str]) -> 
     after = kinds[index + 1] if index + 1 < len(kinds) else MARKER  # the end of the page counts
     # Between markers a headline may end in "?" or "!", but a line ending in a full stop is body text.
     line = lines[index]
-    short = words(line) <= LIST_ITEM_MAX_WORDS and not _PERIOD_END.search(line)
+    short = word_count(line) <= LIST_ITEM_MAX_WORDS and not _PERIOD_END.search(line)
     return short and before in (MARKER, HEADER) and after == MARKER
 
 
@@ -304,7 +304,7 @@ def _mark_block(block: list[int], listed: list[bool]) -> None:
 def trim_head(paragraphs: list[str]) -> list[str]:
     """Drop one-word lines before the headline: site names, menu items, "Home" (a headline has more)."""
     start = 0
-    while start < len(paragraphs) - 1 and words(paragraphs[start]) == 1:
+    while start < len(paragraphs) - 1 and word_count(paragraphs[start]) == 1:
         start += 1
     return paragraphs[start:]
 
@@ -319,4 +319,4 @@ def trim_tail(paragraphs: list[str]) -> list[str]:
 
 
 def _is_body(line: str) -> bool:
-    return ends_sentence(line) or words(line) > TAIL_MAX_WORDS
+    return ends_sentence(line) or word_count(line) > TAIL_MAX_WORDS

@@ -1,25 +1,29 @@
-"""Incremental, idempotent, crash-safe indexing of a corpus folder into Chroma (+ the BM25 index).
+"""Incremental, idempotent, crash-safe indexing of a corpus folder: the writer of the index store/ defines.
 
 `ingest(settings, paths=None)` is the one entry point: load → clean → chunk → embed → store.
-It runs llama-index's `IngestionPipeline` with a persisted docstore over `ChromaVectorStore`:
-- the docstore keeps each document's content hash, so an unchanged document is never re-embedded;
-- `UPSERTS` replaces a changed document's chunks; documents go through the pipeline in batches of about
-  1 MB of text, so memory stays flat with corpus size, and the docstore is persisted after each batch;
-- a full sync of the corpus folder also removes a deleted file's chunks first (`UPSERTS_AND_DELETE`'s
-  rule, done before the batches because that strategy deletes whatever one run did not see);
-  explicit `paths` only add or update;
-- chunk ids are derived from content (ingest/chunk.py), so re-adding after a crash cannot duplicate;
-- before each run, `_reconcile` compares the chunk and sentence ids the two collections hold with the ids
+
+What llama-index does here, and what it does not: its `IngestionPipeline` with a persisted docstore and the
+`UPSERTS` strategy decides what needs embedding (the docstore keeps each document's content hash, so an
+unchanged document is never re-embedded, and a changed one has its records replaced), and runs our
+transformations (`ArticleChunker`, then the embedding model). Its `ChromaVectorStore` is kept as the
+pipeline's sink but overridden where it writes, because an index has two collections and must not copy
+every node's JSON into Chroma (`ArticleVectorStore`). Retrieval and answering do not use llama-index.
+- Documents go through the pipeline in batches of about 1 MB of text, so memory stays flat with corpus
+  size, and the docstore is persisted after each batch.
+- A full sync of the corpus folder also removes a deleted file's records first (`UPSERTS_AND_DELETE`'s
+  rule, done before the batches because that strategy deletes whatever one run did not see); explicit
+  `paths` only add or update.
+- Before each run, `_reconcile` compares the chunk and sentence ids the two collections hold with the ids
   the docstore's documents must have, deletes strays and forgets documents with missing vectors, so that a
-  run killed at any point (between the vector write and the docstore persist, say) is completed by the next
-  one; the same repair moves an index from an older layout (sentences among the chunks) to this one;
-- the docstore is written atomically, and the BM25 index is rebuilt from Chroma only when the corpus
-  version changed.
+  run killed at any point (between the vector write and the docstore persist, say) is completed by the
+  next one; the same repair moves an index from an older layout (sentences among the chunks) to this one.
+- The chunk table and BM25 index are rebuilt from the docstore when the corpus version changed (or were
+  written in an older format).
 A file that fails to load (binary, too large, unreadable...) is reported as skipped and keeps whatever
 was indexed for it before: bad input never loses indexed data.
 
 Not here: reading files (ingest/load.py), boilerplate removal (ingest/clean.py), chunk geometry
-(ingest/chunk.py).
+(ingest/chunk.py), the file formats (store/).
 """
 
 from __future__ import annotations
@@ -27,21 +31,29 @@ from __future__ import annotations
 import hashlib
 import time
 from collections.abc import Iterator, Sequence
-from dataclasses import dataclass, field
+from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
 from llama_index.core.ingestion import DocstoreStrategy, IngestionPipeline
 from llama_index.core.schema import BaseNode, Document, MetadataMode, NodeRelationship, TextNode, TransformComponent
 from llama_index.core.storage.docstore import SimpleDocumentStore
+from llama_index.vector_stores.chroma import ChromaVectorStore
 
-from ingest.chunk import chunk_document, sentence_id, split_sentences
+from ingest.chunk import chunk_document, sentence_records
 from ingest.clean import clean_text
-from ingest.load import Skipped, SourceFile, corpus_files, load_files
-from rag import store
-from rag.bm25 import BM25Index, ChunkRecord, corpus_version
-from rag.embeddings import CountingEmbedding, embedding_model
-from rag.settings import Settings
+from ingest.load import SourceFile, corpus_files, load_files
+from store import chroma, docstore
+from store.bm25 import BM25Index
+from store.chroma import CHUNK, SENTENCE, Collections, get_all
+from store.embeddings import CountingEmbedding, embedding_model
+from store.files import bm25_root, ingest_lock
+from store.records import ChunkRecord, corpus_version
+from store.settings import Settings
+
+# The pipeline holds every node of a run, with its vector, in memory (8.2 GB at 100k chunks in one run):
+# documents go through it in batches of about this much text, ~1.4k chunks and ~5k sentences.
+INGEST_BATCH_CHARS = 1_000_000
 
 
 @dataclass
@@ -67,7 +79,7 @@ class IngestSummary:
         return f"{text} (skipped: {reasons})" if reasons else text
 
     def to_dict(self) -> dict[str, Any]:
-        return {k: v for k, v in self.__dict__.items()}
+        return asdict(self)
 
 
 class ArticleChunker(TransformComponent):
@@ -76,40 +88,30 @@ class ArticleChunker(TransformComponent):
     def __call__(self, nodes: Sequence[BaseNode], **kwargs: Any) -> list[BaseNode]:
         out: list[BaseNode] = []
         for doc in nodes:
-            out.extend(_chunk_nodes(doc))
+            out.extend(_record_nodes(doc))
         return out
 
 
-def _chunk_nodes(doc: BaseNode) -> list[TextNode]:
+def _records(doc: BaseNode) -> list[ChunkRecord]:
+    return chunk_document(doc.metadata["doc_id"], doc.metadata["title"], doc.get_content())
+
+
+def _record_nodes(doc: BaseNode) -> list[TextNode]:
     """Chunk nodes (retrieval units) and sentence nodes (answer units) of one cleaned document.
 
     Sentences get their own vectors so that answering can rank them by meaning, across languages,
-    without embedding anything at question time; they are stored in their own collection (rag/store.py).
+    without embedding anything at question time; they are stored in their own collection (store/chroma.py).
     """
-    doc_id, text = doc.metadata["doc_id"], doc.get_content()
-    nodes = []
-    for chunk in chunk_document(doc_id, text):
-        # The title travels into the chunk's embedding (topic context); offsets and ids do not.
-        template = "{metadata_str}\n\n{content}"
-        nodes.append(_node(doc, chunk.id, chunk.text, chunk.start, chunk.end, "chunk", template))
-    for span in split_sentences(text):
-        sentence = text[span.start : span.end]
-        nodes.append(
-            _node(
-                doc,
-                sentence_id(doc_id, span.start, sentence),
-                sentence,
-                span.start,
-                span.end,
-                "sentence",
-                "{content}",
-            )
-        )
+    chunks = _records(doc)
+    # The title travels into the chunk's embedding (topic context); offsets and ids do not.
+    nodes = [_node(doc, c.id, c.text, c.start, c.end, CHUNK, "{metadata_str}\n\n{content}") for c in chunks]
+    sentences = sentence_records(doc.metadata["doc_id"], doc.metadata["title"], doc.get_content(), chunks)
+    nodes += [_node(doc, s.id, s.text, s.start, s.end, SENTENCE, "{content}") for s in sentences]
     return nodes
 
 
 def _node(doc: BaseNode, node_id: str, text: str, start: int, end: int, kind: str, template: str) -> TextNode:
-    hidden = ["doc_id", "start_char", "end_char", "kind"] + (["title"] if kind == "sentence" else [])
+    hidden = ["doc_id", "start_char", "end_char", "kind"] + (["title"] if kind == SENTENCE else [])
     node = TextNode(
         id_=node_id,
         text=text,
@@ -151,124 +153,87 @@ def _document(source: SourceFile) -> Document | str:
     )
 
 
-def _load_docstore(settings: Settings) -> SimpleDocumentStore:
-    path = store.docstore_path(settings)
-    if path.exists():
-        return SimpleDocumentStore.from_persist_path(str(path))
-    return SimpleDocumentStore()
+class ArticleVectorStore(ChromaVectorStore):
+    """llama-index's Chroma store, adapted: each node goes to its kind's collection, `chroma.PAGE` records at most
+    per call, with only the node's own metadata (llama-index's `_node_content` copy of every node would
+    double the index and cost 40% of the write time), and deleting a document deletes it from both."""
+
+    def __init__(self, collections: Collections):
+        super().__init__(chroma_collection=collections.chunks)
+        self._by_kind = collections.by_kind()
+
+    def add(self, nodes: list[BaseNode], **add_kwargs: Any) -> list[str]:
+        for kind, coll in self._by_kind.items():
+            of_kind = [node for node in nodes if node.metadata["kind"] == kind]
+            for start in range(0, len(of_kind), chroma.PAGE):
+                page = of_kind[start : start + chroma.PAGE]
+                coll.add(
+                    ids=[node.node_id for node in page],
+                    embeddings=[node.get_embedding() for node in page],
+                    metadatas=[node.metadata for node in page],
+                    documents=[node.get_content(metadata_mode=MetadataMode.NONE) for node in page],
+                )
+        return [node.node_id for node in nodes]
+
+    def delete(self, ref_doc_id: str, **delete_kwargs: Any) -> None:
+        for coll in self._by_kind.values():
+            coll.delete(where={"doc_id": ref_doc_id})
 
 
-def _persist_docstore(docstore: SimpleDocumentStore, settings: Settings) -> None:
-    tmp = store.docstore_path(settings).with_suffix(".json.tmp")
-    docstore.persist(str(tmp))
-    store.write_atomically(store.docstore_path(settings), tmp.read_bytes())
-    tmp.unlink()
-
-
-def _stored_documents(docstore: SimpleDocumentStore) -> dict[str, BaseNode]:
-    return {doc_id: docstore.get_document(doc_id) for doc_id in docstore.get_all_document_hashes().values()}
-
-
-# chromadb refuses writes above its max batch (5,461 records in 1.5) and SQLite refuses reads that match more
-# than 32,766 ids: both are hit at about a hundred articles, so writes and full reads go in slices.
-STORE_PAGE = 5000
-# The pipeline holds every node of a run, with its vector, in memory (8.2 GB at 100k chunks in one run):
-# documents go through it in batches of about this much text, ~1.4k chunks and ~5k sentences.
-INGEST_BATCH_CHARS = 1_000_000
-
-
-def _get_all(coll: Any, **kwargs: Any) -> dict[str, list[Any]]:
-    """`coll.get(**kwargs)` for every matching record, read in pages."""
-    out: dict[str, list[Any]] = {"ids": [], "metadatas": [], "documents": []}
-    offset = 0
-    while True:
-        page = coll.get(limit=STORE_PAGE, offset=offset, **kwargs)
-        for key in out:
-            out[key].extend(page.get(key) or [])
-        if len(page["ids"]) < STORE_PAGE:
-            return out
-        offset += STORE_PAGE
-
-
-@dataclass(frozen=True)
-class Collections:
-    """The two Chroma collections one index writes: chunks (retrieval) and sentences (answer ranking)."""
-
-    chunks: Any
-    sentences: Any
-
-    @classmethod
-    def open(cls, settings: Settings, embed_identity: str) -> Collections:
-        client = store.chroma_client(settings)
-        chunks, sentences = (store.collection(settings, embed_identity, client, part) for part in store.PARTS)
-        return cls(chunks, sentences)
-
-    def by_kind(self) -> dict[str, Any]:
-        return {"chunk": self.chunks, "sentence": self.sentences}
-
-
-def _vector_store(collections: Collections) -> Any:
-    """llama-index's Chroma store, adapted: each node goes to its kind's collection, at most STORE_PAGE
-    records per call, with only the node's own metadata (llama-index's `_node_content` copy of every node
-    would double the index and cost 40% of the write time), and deleting a document deletes it from both."""
-    from llama_index.vector_stores.chroma import ChromaVectorStore
-
-    class ArticleVectorStore(ChromaVectorStore):
-        def add(self, nodes: list[BaseNode], **add_kwargs: Any) -> list[str]:
-            for kind, coll in collections.by_kind().items():
-                of_kind = [node for node in nodes if node.metadata["kind"] == kind]
-                for start in range(0, len(of_kind), STORE_PAGE):
-                    page = of_kind[start : start + STORE_PAGE]
-                    coll.add(
-                        ids=[node.node_id for node in page],
-                        embeddings=[node.get_embedding() for node in page],
-                        metadatas=[node.metadata for node in page],
-                        documents=[node.get_content(metadata_mode=MetadataMode.NONE) for node in page],
-                    )
-            return [node.node_id for node in nodes]
-
-        def delete(self, ref_doc_id: str, **delete_kwargs: Any) -> None:
-            for coll in collections.by_kind().values():
-                coll.delete(where={"doc_id": ref_doc_id})
-
-    return ArticleVectorStore(chroma_collection=collections.chunks)
-
-
-def _reconcile(collections: Collections, docstore: SimpleDocumentStore) -> set[str]:
+def _reconcile(collections: Collections, store: SimpleDocumentStore) -> set[str]:
     """Make Chroma and the docstore agree after an interrupted run (see the module docstring).
     Returns the ids of the documents the docstore forgot."""
-    nodes = {doc_id: _chunk_nodes(doc) for doc_id, doc in _stored_documents(docstore).items()}
+    nodes = {doc_id: _record_nodes(doc) for doc_id, doc in docstore.stored_nodes(store).items()}
     incomplete: set[str] = set()
     for kind, coll in collections.by_kind().items():
         expected = {doc_id: {n.id_ for n in of_doc if n.metadata["kind"] == kind} for doc_id, of_doc in nodes.items()}
-        held = _get_all(coll, include=["metadatas"])
+        held = get_all(coll, include=["metadatas"])
         held_by_doc: dict[str, set[str]] = {}
         for node_id, meta in zip(held["ids"], held["metadatas"], strict=True):
             held_by_doc.setdefault((meta or {}).get("doc_id", ""), set()).add(node_id)
         all_expected = set().union(*expected.values()) if expected else set()
         strays = [node_id for ids in held_by_doc.values() for node_id in ids if node_id not in all_expected]
-        for start in range(0, len(strays), STORE_PAGE):
-            coll.delete(ids=strays[start : start + STORE_PAGE])
+        for start in range(0, len(strays), chroma.PAGE):
+            coll.delete(ids=strays[start : start + chroma.PAGE])
         incomplete |= {doc_id for doc_id, ids in expected.items() if not ids <= held_by_doc.get(doc_id, set())}
     for doc_id in sorted(incomplete):
         for coll in collections.by_kind().values():
             coll.delete(where={"doc_id": doc_id})
-        docstore.delete_document(doc_id, raise_error=False)
+        store.delete_document(doc_id, raise_error=False)
     return incomplete
 
 
-def _rebuild_bm25(chunks: Any, settings: Settings) -> int:
-    """Rebuild the lexical index from the chunks Chroma holds, if they changed. Returns the chunk count."""
-    held = _get_all(chunks, include=["documents", "metadatas"])
-    version = corpus_version(held["ids"])
-    root = store.bm25_root(settings)
-    if BM25Index.current_version(root) != version or not (root / version).exists():
-        records = [
-            ChunkRecord(cid, m["doc_id"], m["title"], int(m["start_char"]), int(m["end_char"]), text)
-            for cid, m, text in zip(held["ids"], held["metadatas"], held["documents"], strict=True)
-        ]
+def _rebuild_bm25(store: SimpleDocumentStore, settings: Settings) -> int:
+    """Rebuild the chunk table and lexical index from the documents, if they changed. Returns the chunk count."""
+    records = [record for doc in docstore.stored_nodes(store).values() for record in _records(doc)]
+    version = corpus_version([r.id for r in records])
+    root = bm25_root(settings)
+    if not BM25Index.is_saved(root, version):
         BM25Index.build(records).save(root)
-    return len(held["ids"])
+    return len(records)
+
+
+def _read_files(
+    files: Sequence[Path], stored: dict[str, BaseNode], settings: Settings, summary: IngestSummary
+) -> list[Document]:
+    """The documents to run through the pipeline; skipped files and notices go into `summary`."""
+    # On a name clash (x.txt next to an indexed x.md) the indexed file keeps its id; the newcomer is skipped.
+    indexed_sources = {str(doc.metadata.get("source")) for doc in stored.values()}
+    files = sorted(files, key=lambda path: str(path) not in indexed_sources)
+    sources, skipped = load_files(files, settings.max_file_bytes)
+    summary.skipped = [(str(s.path), s.reason) for s in skipped]
+    summary.notices = [(str(s.path), s.notice) for s in sources if s.notice]
+    documents: list[Document] = []
+    for source in sources:
+        doc = _document(source)
+        if isinstance(doc, str):
+            summary.skipped.append((str(source.path), doc))
+        else:
+            documents.append(doc)
+    # A file that exists but could not be read keeps its previous chunks instead of being deleted.
+    present = {d.id_ for d in documents}
+    kept = {Path(p).stem for p, _ in summary.skipped if Path(p).exists()}
+    return documents + [stored[d] for d in sorted(kept) if d in stored and d not in present]
 
 
 def ingest(
@@ -281,69 +246,61 @@ def ingest(
     started = time.perf_counter()
     summary = IngestSummary()
     embed_model = embed_model or embedding_model(settings)
-    full_sync = paths is None
-    files = corpus_files(settings.corpus_dir) if full_sync else _expand(paths)
+    files = corpus_files(settings.corpus_dir) if paths is None else _expand(paths)
+    embedded_before, seconds_before = embed_model.embedded_texts, embed_model.embed_seconds
 
-    with store.ingest_lock(settings):
+    with ingest_lock(settings):
         collections = Collections.open(settings, embed_model.identity)
-        docstore = _load_docstore(settings)
-        forgotten = _reconcile(collections, docstore)
-        before = docstore.get_all_document_hashes()  # hash -> doc_id
-        hash_of = {doc_id: h for h, doc_id in before.items()}
-        stored = _stored_documents(docstore)
-        # On a name clash (x.txt next to an indexed x.md) the indexed file keeps its id; the newcomer is skipped.
-        indexed_sources = {str(doc.metadata.get("source")) for doc in stored.values()}
-        files = sorted(files, key=lambda path: str(path) not in indexed_sources)
-        sources, skipped = load_files(files, settings.max_file_bytes)
-        summary.skipped = [(str(s.path), s.reason) for s in skipped]
-        summary.notices = [(str(s.path), s.notice) for s in sources if s.notice]
-
-        documents: list[Document] = []
-        for source in sources:
-            doc = _document(source)
-            if isinstance(doc, str):
-                summary.skipped.append((str(source.path), doc))
-            else:
-                documents.append(doc)
-        # A file that exists but could not be read keeps its previous chunks instead of being deleted.
-        present = {d.id_ for d in documents}
-        kept = {Path(p).stem for p, _ in summary.skipped if Path(p).exists()}
-        documents += [stored[d] for d in kept if d in stored and d not in present]
-
-        vector_store = _vector_store(collections)
-        pipeline = IngestionPipeline(
-            transformations=[ArticleChunker(), embed_model],
-            vector_store=vector_store,
-            docstore=docstore,
-            docstore_strategy=DocstoreStrategy.UPSERTS,
-            disable_cache=True,
-        )
-        embedded_before = embed_model.embedded_texts
-        seconds_before = embed_model.embed_seconds
-        removed = sorted(set(hash_of) - present - kept) if full_sync else []
+        store = docstore.load(settings)
+        forgotten = _reconcile(collections, store)
+        hash_of = {doc_id: h for h, doc_id in store.get_all_document_hashes().items()}
+        documents = _read_files(files, docstore.stored_nodes(store), settings, summary)
+        vector_store = ArticleVectorStore(collections)
+        removed = sorted(set(hash_of) - {d.id_ for d in documents}) if paths is None else []
         for doc_id in removed:  # UPSERTS_AND_DELETE's rule, which cannot run batch by batch
             vector_store.delete(doc_id)
-            docstore.delete_document(doc_id, raise_error=False)
+            store.delete_document(doc_id, raise_error=False)
         if removed or forgotten:
-            _persist_docstore(docstore, settings)
-        for batch in _batches(documents, INGEST_BATCH_CHARS):
-            if pipeline.run(documents=batch, show_progress=show_progress):
-                _persist_docstore(docstore, settings)  # a killed run keeps the batches done so far
-
-        for doc in documents:
-            if doc.id_ not in hash_of:
-                summary.added.append(doc.id_)
-            elif hash_of[doc.id_] != doc.hash:
-                summary.updated.append(doc.id_)
-            else:
-                summary.unchanged.append(doc.id_)
+            docstore.persist(store, settings)
+        _run_pipeline(documents, vector_store, store, embed_model, settings, show_progress)
+        _classify(documents, hash_of, summary)
         summary.removed = removed
-        summary.chunks = _rebuild_bm25(collections.chunks, settings)
+        summary.chunks = _rebuild_bm25(store, settings)
 
     summary.embedded = embed_model.embedded_texts - embedded_before
     summary.embed_seconds = embed_model.embed_seconds - seconds_before
     summary.seconds = time.perf_counter() - started
     return summary
+
+
+def _run_pipeline(
+    documents: list[Document],
+    vector_store: ArticleVectorStore,
+    store: SimpleDocumentStore,
+    embed_model: CountingEmbedding,
+    settings: Settings,
+    show_progress: bool,
+) -> None:
+    pipeline = IngestionPipeline(
+        transformations=[ArticleChunker(), embed_model],
+        vector_store=vector_store,
+        docstore=store,
+        docstore_strategy=DocstoreStrategy.UPSERTS,
+        disable_cache=True,
+    )
+    for batch in _batches(documents, INGEST_BATCH_CHARS):
+        if pipeline.run(documents=batch, show_progress=show_progress):
+            docstore.persist(store, settings)  # a killed run keeps the batches done so far
+
+
+def _classify(documents: list[Document], hash_of: dict[str, str], summary: IngestSummary) -> None:
+    for doc in documents:
+        if doc.id_ not in hash_of:
+            summary.added.append(doc.id_)
+        elif hash_of[doc.id_] != doc.hash:
+            summary.updated.append(doc.id_)
+        else:
+            summary.unchanged.append(doc.id_)
 
 
 def _batches(documents: Sequence[Document], max_chars: int) -> Iterator[list[Document]]:
@@ -365,6 +322,3 @@ def _expand(paths: Sequence[Path]) -> list[Path]:
     for path in paths:
         files.extend(corpus_files(path) if Path(path).is_dir() else [Path(path)])
     return files
-
-
-__all__ = ["IngestSummary", "ingest", "Skipped"]

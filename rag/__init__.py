@@ -1,26 +1,13 @@
-"""article-qa answering: `from rag import RAG`. Retrieve → answer → verify citations.
+"""article-qa answering: `from rag import RAG`. A request → retrieve → answer → verify citations.
 
-Imports are lazy so that `rag.settings` or `rag.text` stay cheap for the ingestion side and the CLI.
+It reads the index through store/ and calls ingestion (ingest/) only for `RAG.ingest`; nothing below it
+imports it, and it imports nothing above it (ui/, eval/, app.py, cli.py).
 """
 
-from typing import Any
+from rag.answer import Answer, Citation, Source
+from rag.engine import RAG
+from rag.request import Request
+from store.errors import QuestionError, UserFacingError
+from store.settings import Settings
 
-__all__ = ["RAG", "Answer", "Citation", "Source", "Settings", "QuestionError", "UserFacingError"]
-
-_HOMES = {
-    "RAG": "rag.engine",
-    "Answer": "rag.answer",
-    "Citation": "rag.answer",
-    "Source": "rag.answer",
-    "Settings": "rag.settings",
-    "QuestionError": "rag.errors",
-    "UserFacingError": "rag.errors",
-}
-
-
-def __getattr__(name: str) -> Any:
-    if name in _HOMES:
-        import importlib
-
-        return getattr(importlib.import_module(_HOMES[name]), name)
-    raise AttributeError(name)
+__all__ = ["RAG", "Answer", "Citation", "Request", "Source", "Settings", "QuestionError", "UserFacingError"]

@@ -6,8 +6,17 @@ an article's cleaned text: `text[start_char:end_char] == quote`.
 
 from __future__ import annotations
 
+import re
 from dataclasses import asdict, dataclass, field
 from typing import Any, Literal
+
+# An inline citation in an answer's text: "[1]", or several numbers in one bracket, "[1, 2]".
+CITATION_MARKER = re.compile(r"\[(\d+(?:\s*[,;]\s*\d+)*)\]")
+
+
+def marker_numbers(marker: re.Match[str]) -> list[int]:
+    """The citation numbers of one `CITATION_MARKER` match."""
+    return [int(n) for n in re.split(r"[,;]", marker.group(1))]
 
 
 @dataclass(frozen=True)
@@ -38,7 +47,7 @@ class Citation:
     score: float
 
 
-@dataclass
+@dataclass(frozen=True)
 class Answer:
     text: str
     refused: bool

@@ -23,10 +23,10 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from ingest.chunk import sentence_id, split_sentences
 from rag.answer import Citation, Source
-from rag.retrieve import Corpus
-from rag.text import has_cyrillic, names, numbers, term_set
+from store.corpus import Corpus
+from store.records import Sentence
+from store.text import has_cyrillic, names, numbers, term_set
 
 # Sentence selection weights (sum to 1). A grid over 0.3-0.7 / 0.2-0.5 / 0-0.3 on the team dataset moved top-1
 # accuracy by at most 1 of 111 answerable questions: the features, not the weights, limit it.
@@ -169,6 +169,15 @@ def coverage(question_terms: set[str], sentence_terms: frozenset[str], idf: IdfT
     return sum(idf.idf(t) for t in question_terms if t in sentence_terms) / total
 
 
+def passage_sentences(sources: Sequence[Source], corpus: Corpus) -> list[tuple[Sentence, int]]:
+    """Each sentence of the passages once, with the rank of the best passage that holds it (1 = top)."""
+    seen: dict[str, tuple[Sentence, int]] = {}
+    for rank, source in enumerate(sources, start=1):
+        for sentence in corpus.sentences(source.chunk_id):
+            seen.setdefault(sentence.id, (sentence, rank))
+    return list(seen.values())
+
+
 def candidates(
     question: str,
     sources: Sequence[Source],
@@ -179,40 +188,27 @@ def candidates(
     already_said: str = "",
 ) -> list[Candidate]:
     """Every sentence of the retrieved passages, scored."""
-    spans: dict[tuple[str, int], tuple[int, int, int]] = {}
-    for rank, source in enumerate(sources, start=1):
-        doc = corpus.documents.get(source.doc_id)
-        if doc is None:
-            continue
-        for span in split_sentences(doc.text):
-            inside = source.start_char <= span.start and span.end <= source.end_char
-            if inside and (source.doc_id, span.start) not in spans:
-                spans[(source.doc_id, span.start)] = (span.end, rank, 0)
-    items = []
-    for (doc_id, start), (end, rank, _) in spans.items():
-        doc = corpus.documents[doc_id]
-        text = doc.text[start:end]
-        if len(text.split()) >= MIN_WORDS_IN_SENTENCE and text != doc.title:
-            items.append((doc_id, doc.title, start, end, text, rank))
-    ids = [sentence_id(d, s, t) for d, _, s, _, t, _ in items]
+    sentences = passage_sentences(sources, corpus)
+    items = [(s, rank) for s, rank in sentences if len(s.text.split()) >= MIN_WORDS_IN_SENTENCE and s.text != s.title]
+    ids = [s.id for s, _ in items]
     stored = vectors(ids)
     q_terms = set(term_set(question)) - _QUESTION_WORDS
     kind = question_type(question)
     out = []
-    for (doc_id, title, start, end, text, rank), sid in zip(items, ids, strict=True):
-        vec = stored.get(sid)
+    for sentence, rank in items:
+        vec = stored.get(sentence.id)
         dense = float(vec @ query_vector) if vec is not None else 0.0
         out.append(
             Candidate(
-                doc_id,
-                title,
-                start,
-                end,
-                text,
+                sentence.doc_id,
+                sentence.title,
+                sentence.start,
+                sentence.end,
+                sentence.text,
                 rank,
                 dense,
-                coverage(q_terms, term_set(f"{title} {text}"), idf),
-                has_type(kind, text, question),
+                coverage(q_terms, term_set(f"{sentence.title} {sentence.text}"), idf),
+                has_type(kind, sentence.text, question),
             )
         )
     return _scored(out, already_said)
@@ -234,7 +230,7 @@ def _scored(cands: list[Candidate], already_said: str = "") -> list[Candidate]:
 
 
 @dataclass(frozen=True)
-class Evidence:
+class PassageEvidence:
     """How well the retrieved passages as a whole match the question (the answerability signals)."""
 
     passage_coverage: float  # best IDF-weighted share of the question's terms in one of the top passages
@@ -242,16 +238,16 @@ class Evidence:
     cross_script: bool  # question and passages in different scripts: words cannot be compared
 
 
-def passage_evidence(question: str, sources: Sequence[Source], idf: IdfTable) -> Evidence:
+def passage_evidence(question: str, sources: Sequence[Source], idf: IdfTable) -> PassageEvidence:
     q_terms = set(term_set(question)) - _QUESTION_WORDS
     top = sources[:3]
     best_coverage = max((coverage(q_terms, term_set(f"{s.title} {s.text}"), idf) for s in top), default=0.0)
     top_dense = max((s.dense_score or 0.0 for s in top), default=0.0)
     cross = bool(top) and has_cyrillic(question) != has_cyrillic(top[0].text)
-    return Evidence(best_coverage, top_dense, cross)
+    return PassageEvidence(best_coverage, top_dense, cross)
 
 
-def extract(question: str, cands: list[Candidate], evidence: Evidence) -> Extraction:
+def extract(question: str, cands: list[Candidate], evidence: PassageEvidence) -> Extraction:
     """Choose the answer sentences, or refuse with the reason."""
     if looks_like_injection(question):
         return Extraction(False, "the question asks to change instructions, not about the articles", [], cands)

@@ -18,8 +18,8 @@ from typing import Any
 import httpx
 
 from rag.answer import Source
-from rag.errors import UserFacingError
-from rag.settings import Settings
+from store.errors import UserFacingError
+from store.settings import Settings
 
 NOT_IN_SOURCES = "NOT_IN_SOURCES"
 
@@ -50,11 +50,10 @@ class Generator:
         import openai
 
         self.settings = settings
-        key = settings.openai_api_key.get_secret_value() if settings.openai_api_key else "not-needed"
         self.model = settings.llm_model
         self._client = openai.OpenAI(
             base_url=settings.llm_base_url,
-            api_key=key,
+            api_key=settings.api_key,
             timeout=settings.llm_timeout,
             max_retries=settings.llm_retries,
         )

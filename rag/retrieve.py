@@ -14,58 +14,23 @@ Not here: choosing answer sentences (rag/extract.py) or generation (rag/generate
 from __future__ import annotations
 
 import threading
-from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
 
-from rag import store
 from rag.answer import Source
-from rag.bm25 import BM25Index, ChunkRecord
-from rag.embeddings import CountingEmbedding, embedding_model
-from rag.settings import Settings
+from store import chroma
+from store.bm25 import BM25Index
+from store.corpus import Corpus, load_corpus
+from store.embeddings import CountingEmbedding, embedding_model
+from store.errors import StoreError
+from store.files import bm25_root
+from store.records import ChunkRecord
+from store.settings import Settings
 
 # A `where` filter makes Chroma's query slow at scale (restricted to 5 articles it took 95-119 ms at 100k chunks,
 # against 6-7 ms unfiltered): a filter to this many chunks or fewer is answered exactly from their stored vectors.
 EXACT_SEARCH_MAX_CHUNKS = 2000
-
-
-@dataclass(frozen=True)
-class Document:
-    doc_id: str
-    title: str
-    text: str  # cleaned text; every offset in the product points into it
-    source: str
-
-
-@dataclass(frozen=True)
-class Corpus:
-    """What one ingested corpus version looks like to the answering side."""
-
-    version: str | None  # the published BM25 version; None before the first ingest
-    bm25: BM25Index
-    documents: dict[str, Document]
-
-    @property
-    def empty(self) -> bool:
-        return not self.bm25.chunks
-
-
-def _load_documents(settings: Settings) -> dict[str, Document]:
-    """Cleaned text of every indexed document, from ingestion's docstore."""
-    from llama_index.core.storage.docstore import SimpleDocumentStore
-
-    path = store.docstore_path(settings)
-    if not path.exists():
-        return {}
-    docstore = SimpleDocumentStore.from_persist_path(str(path))
-    docs = {}
-    for doc_id in docstore.get_all_document_hashes().values():
-        node = docstore.get_document(doc_id, raise_error=False)
-        if node is not None:
-            meta = node.metadata
-            docs[doc_id] = Document(doc_id, meta.get("title", ""), node.get_content(), meta.get("source", ""))
-    return docs
 
 
 def lexical_trust(known_share: float) -> float:
@@ -94,49 +59,51 @@ class Retriever:
         self._corpus: Corpus | None = None
         self._lock = threading.Lock()
 
-    def collection(self, part: str = store.CHUNKS) -> Any:
-        if part not in self._collections:
-            self._collections[part] = store.collection(self.settings, self.embed_model.identity, part=part)
-        return self._collections[part]
+    def collection(self, kind: str = chroma.CHUNK) -> Any:
+        if kind not in self._collections:
+            self._collections[kind] = chroma.collection(self.settings, self.embed_model.identity, kind=kind)
+        return self._collections[kind]
 
     def corpus(self) -> Corpus:
         """The current corpus view, reloaded if an ingest published a new version since the last call."""
-        root = store.bm25_root(self.settings)
-        version = BM25Index.current_version(root)
+        root = bm25_root(self.settings)
+        published = (BM25Index.current_version(root), BM25Index.is_outdated(root))
         with self._lock:
-            if self._corpus is None or self._corpus.version != version:
+            # Keyed by the published version (None before the first ingest) and format, so an empty index is
+            # not reloaded, and the store not reopened, on every call.
+            if self._corpus is None or (self._corpus.version, self._corpus.outdated) != published:
                 if self._corpus is not None:
                     self._reopen()  # the vectors changed too, possibly from another process
-                bm25 = BM25Index.load(root) or BM25Index.build([])
-                # Keyed by the published version (None before the first ingest), so an empty index is not
-                # reloaded, and the store not reopened, on every call.
-                self._corpus = Corpus(version, bm25, _load_documents(self.settings))
+                self._corpus = load_corpus(self.settings)
             return self._corpus
 
     def _reopen(self) -> None:
         if not self.settings.server_mode:
-            store.forget_embedded_clients()
+            chroma.forget_embedded_clients()
         self._collections = {}
 
-    def _read_store(self, read: Any, what: str, part: str = store.CHUNKS) -> Any:
+    def _read_store(self, read: Any, what: str, kind: str = chroma.CHUNK) -> Any:
         """Run `read(collection)` on the chunk (or sentence) collection, reopening the store once if it fails
         (a restarted server, another process's writes); a second failure is a StoreError with a clear message."""
         for attempt in (1, 2):
             try:
-                return read(self.collection(part))
+                return read(self.collection(kind))
             except Exception as exc:
                 self._reopen()
                 if attempt == 2:
-                    message = str(exc) if isinstance(exc, store.StoreError) else f"{what} failed: {exc}"
-                    raise store.StoreError(message) from exc
+                    message = str(exc) if isinstance(exc, StoreError) else f"{what} failed: {exc}"
+                    raise StoreError(message) from exc
         raise AssertionError("unreachable")
 
     def outdated(self) -> bool:
-        """True for an index written before sentence vectors had their own collection: it still answers, but
-        worse, until an ingest moves it (ingest/index.py reconciles the old layout into the new one)."""
-        if self.corpus().empty:
+        """True for an index an older version wrote: a chunk table without sentence spans, or sentence vectors
+        among the chunks. It answers worse or not at all until an ingest brings it up to date."""
+        corpus = self.corpus()
+        if corpus.outdated:
+            return True
+        if corpus.empty:
             return False
-        return self._read_store(lambda coll: coll.count(), "vector store read", store.SENTENCES) == 0
+        return self._read_store(lambda coll: coll.count(), "vector store read", chroma.SENTENCE) == 0
 
     def embed_query(self, question: str) -> np.ndarray:
         return np.asarray(self.embed_model.get_query_embedding(question), dtype=np.float32)
@@ -207,7 +174,7 @@ class Retriever:
         if not sentence_ids:
             return {}
         result = self._read_store(
-            lambda coll: coll.get(ids=sentence_ids, include=["embeddings"]), "vector store read", store.SENTENCES
+            lambda coll: coll.get(ids=sentence_ids, include=["embeddings"]), "vector store read", chroma.SENTENCE
         )
         return {
             sid: np.asarray(vec, dtype=np.float32) for sid, vec in zip(result["ids"], result["embeddings"], strict=True)

@@ -21,18 +21,19 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from ingest.chunk import split_sentences
-from rag.answer import Citation, Source
-from rag.retrieve import Corpus
-from rag.text import has_cyrillic, names, numbers, term_set
+from rag.answer import CITATION_MARKER, Citation, Source, marker_numbers
+from store.corpus import Corpus
+from store.records import Sentence
+from store.sentences import split_sentences
+from store.text import has_cyrillic, names, numbers, term_set
 
 MIN_WORD_SUPPORT = 0.5
 # e5 "query:" vector of the claim against the stored sentence vectors. Measured on the seed corpus: a Russian
 # paraphrase of a sentence scores 0.85 against it and <= 0.80 against its neighbours; unrelated claims <= 0.83.
 MIN_COSINE = 0.84
-_MARKERS = re.compile(r"\s*\[(\d+(?:\s*[,;]\s*\d+)*)\]")
+_MARKERS = re.compile(r"\s*" + CITATION_MARKER.pattern)
 # "Claim. [1]" -> "Claim [1]." so that a marker stays with the sentence it follows.
-_MARKER_AFTER_STOP = re.compile(r"([.!?…])((?:\s*\[\d+(?:\s*[,;]\s*\d+)*\])+)")
+_MARKER_AFTER_STOP = re.compile(rf"([.!?…])((?:\s*{CITATION_MARKER.pattern})+)")
 
 
 @dataclass(frozen=True)
@@ -41,26 +42,6 @@ class Verified:
     citations: list[Citation]
     dropped: list[str]  # sentences removed as unsupported
     removed_markers: int  # citations that named no source or were not supported
-
-
-@dataclass(frozen=True)
-class Evidence:
-    doc_id: str
-    title: str
-    start: int
-    end: int
-    text: str
-
-
-def _passage_sentences(source: Source, corpus: Corpus) -> list[Evidence]:
-    doc = corpus.documents.get(source.doc_id)
-    if doc is None:
-        return []
-    return [
-        Evidence(source.doc_id, doc.title, s.start, s.end, doc.text[s.start : s.end])
-        for s in split_sentences(doc.text)
-        if source.start_char <= s.start and s.end <= source.end_char
-    ]
 
 
 def _facts_present(claim: str, passage: str) -> bool:
@@ -74,8 +55,8 @@ def _facts_present(claim: str, passage: str) -> bool:
 
 
 def best_support(
-    claim: str, evidence: Sequence[Evidence], similarity: Callable[[str, Sequence[Evidence]], np.ndarray] | None
-) -> Evidence | None:
+    claim: str, evidence: Sequence[Sentence], similarity: Callable[[str, Sequence[Sentence]], np.ndarray] | None
+) -> Sentence | None:
     """The passage sentence that supports `claim`, or None if the passage does not support it."""
     if not evidence or not _facts_present(claim, " ".join(e.text for e in evidence)):
         return None
@@ -97,9 +78,9 @@ def verify(
     text: str,
     sources: Sequence[Source],
     corpus: Corpus,
-    similarity: Callable[[str, Sequence[Evidence]], np.ndarray] | None = None,
+    similarity: Callable[[str, Sequence[Sentence]], np.ndarray] | None = None,
 ) -> Verified:
-    evidence = [_passage_sentences(s, corpus) for s in sources]
+    evidence = [corpus.sentences(s.chunk_id) for s in sources]
     kept: list[str] = []
     dropped: list[str] = []
     removed = 0
@@ -108,7 +89,7 @@ def verify(
     text = _MARKER_AFTER_STOP.sub(lambda m: m.group(2) + m.group(1), text)
     for span in split_sentences(text):
         sentence = text[span.start : span.end]
-        cited = [int(n) for group in _MARKERS.findall(sentence) for n in re.split(r"[,;]", group)]
+        cited = [n for marker in _MARKERS.finditer(sentence) for n in marker_numbers(marker)]
         claim = _MARKERS.sub("", sentence).strip()
         if not claim:
             continue

@@ -22,7 +22,7 @@ sys.path.insert(0, str(Path(__file__).parent))  # tests import helpers such as o
 
 from openai_stub import StubOpenAI, stub_server  # noqa: E402
 
-from rag.settings import Settings  # noqa: E402
+from store.settings import Settings  # noqa: E402
 
 if TYPE_CHECKING:
     import app

@@ -26,7 +26,7 @@ from pydantic import SecretStr
 
 import app
 from rag import RAG
-from rag import ui_render as ui
+from ui import render as ui
 
 QUESTION = "How many times has Putin visited Kazakhstan?"
 
@@ -111,7 +111,7 @@ def test_unexpected_errors_are_generic_and_logged(engine: RAG, monkeypatch: pyte
         raise RuntimeError("secret internals")
 
     fresh = RAG(engine.settings)
-    monkeypatch.setattr(fresh, "chat", broken)
+    monkeypatch.setattr(fresh, "ask", broken)
     with serve_app(fresh) as address:
         result = Client(address, verbose=False).predict(QUESTION, api_name="/ask")
     assert result == {"error": app.GENERIC_ERROR}

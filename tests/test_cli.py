@@ -10,7 +10,7 @@ from pathlib import Path
 
 from conftest import ROOT
 
-from rag.settings import Settings
+from store.settings import Settings
 
 RAG_BIN = str(Path(sys.executable).parent / "rag")
 

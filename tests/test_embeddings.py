@@ -10,8 +10,9 @@ import pytest
 from conftest import make_settings
 from openai_stub import EMBED_DIM, StubOpenAI
 
-from rag import store
-from rag.embeddings import E5Embedding, OpenAICompatibleEmbedding, embedding_model
+from store import chroma
+from store.embeddings import E5Embedding, OpenAICompatibleEmbedding, embedding_model
+from store.errors import StoreError
 
 
 def test_e5_uses_query_and_passage_prefixes_and_batches_consistently() -> None:
@@ -43,6 +44,6 @@ def test_openai_compatible_backend_goes_through_the_client(tmp_path: Path, opena
 
 def test_a_store_refuses_a_different_embedding_model(tmp_path: Path) -> None:
     settings = make_settings(tmp_path, tmp_path)
-    store.collection(settings, "E5Embedding:multilingual-e5-small-q4")
-    with pytest.raises(store.StoreError, match="RAG_COLLECTION"):
-        store.collection(settings, "OpenAICompatibleEmbedding:text-embedding-3-small")
+    chroma.collection(settings, "E5Embedding:multilingual-e5-small-q4")
+    with pytest.raises(StoreError, match="RAG_COLLECTION"):
+        chroma.collection(settings, "OpenAICompatibleEmbedding:text-embedding-3-small")

@@ -11,7 +11,7 @@ from conftest import make_settings
 
 from rag import RAG, Answer, QuestionError
 from rag import retrieve as retrieve_module
-from rag.extract import Candidate, Evidence, extract, has_type, question_type
+from rag.extract import Candidate, PassageEvidence, extract, has_type, question_type
 from rag.retrieve import fuse
 
 
@@ -153,12 +153,12 @@ def test_question_types_and_type_matching() -> None:
 
 
 def test_extract_refuses_on_low_coverage_and_wrong_type() -> None:
-    on_topic = Evidence(passage_coverage=0.8, top_dense=0.9, cross_script=False)
-    off_topic = Evidence(passage_coverage=0.1, top_dense=0.86, cross_script=False)
+    on_topic = PassageEvidence(passage_coverage=0.8, top_dense=0.9, cross_script=False)
+    off_topic = PassageEvidence(passage_coverage=0.1, top_dense=0.86, cross_script=False)
     some = [_candidate("Trade grew last year in the region.", 0.85, 0.2, None)]
     assert not extract("What is the population of Brazil?", some, off_topic).answerable
     assert extract("How did trade develop in the region?", some, on_topic).answerable
-    far_in_meaning = Evidence(passage_coverage=0.0, top_dense=0.75, cross_script=True)
+    far_in_meaning = PassageEvidence(passage_coverage=0.0, top_dense=0.75, cross_script=True)
     assert not extract("Сколько человек живёт в городе?", some, far_in_meaning).answerable
     wrong_type = [_candidate("Trade grew strongly in the region.", 0.9, 0.9, False)] * 3
     assert not extract("How much did trade grow in the region?", wrong_type, on_topic).answerable
@@ -169,11 +169,10 @@ def test_extract_refuses_on_low_coverage_and_wrong_type() -> None:
 
 
 def test_sentence_vectors_are_stored_for_answering(engine: RAG) -> None:
-    from ingest.chunk import sentence_id, split_sentences
-
-    doc = engine.retriever.corpus().documents["putin-state-visit-to-kazakhstan"]
-    spans = split_sentences(doc.text)[:3]
-    ids = [sentence_id(doc.doc_id, s.start, doc.text[s.start : s.end]) for s in spans]
+    corpus = engine.retriever.corpus()
+    first = next(c for c in corpus.bm25.chunks if c.doc_id == "putin-state-visit-to-kazakhstan")
+    ids = [s.id for s in corpus.sentences(first.id)][:3]
+    assert len(ids) == 3
     vectors = engine.retriever.sentence_vectors(ids)
     assert set(vectors) == set(ids)
     assert all(abs(float(np.linalg.norm(v)) - 1.0) < 1e-3 for v in vectors.values())
@@ -181,7 +180,7 @@ def test_sentence_vectors_are_stored_for_answering(engine: RAG) -> None:
 
 def test_idf_table_counts_match_a_recount_of_the_chunks(engine: RAG) -> None:
     from rag.extract import IdfTable
-    from rag.text import terms
+    from store.text import terms
 
     corpus = engine.retriever.corpus()
     recount: dict[str, int] = {}

@@ -19,8 +19,8 @@ from eval import metrics, report
 from eval.baseline import Baseline, answer_from_hits, locate
 from eval.run import engine_settings, judge, main, run_suite
 from rag.answer import Answer, Citation, Source
-from rag.retrieve import Document
-from rag.settings import Settings
+from store.records import Document
+from store.settings import Settings
 
 ROOT = Path(__file__).resolve().parents[1]
 DATASET = ROOT / "eval" / "datasets" / "kz-ru.jsonl"

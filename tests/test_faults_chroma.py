@@ -25,8 +25,8 @@ from gradio_client import Client
 import app
 from ingest import ingest
 from rag import RAG, Answer
-from rag.errors import UserFacingError
-from rag.settings import Settings
+from store.errors import UserFacingError
+from store.settings import Settings
 
 # ---------------------------------------------------------------------------------------- Chroma server
 
@@ -142,7 +142,7 @@ FIRST_BURST_SCRIPT = textwrap.dedent("""
     from concurrent.futures import ThreadPoolExecutor
     from pathlib import Path
     from rag import RAG
-    from rag.settings import Settings
+    from store.settings import Settings
     engine = RAG(Settings(data_dir=Path(sys.argv[1]), corpus_dir=Path(sys.argv[2]), _env_file=None))
     engine.retriever.corpus()  # as `python app.py` does before serving: BM25 loaded, Chroma not opened yet
     start = threading.Barrier(6)

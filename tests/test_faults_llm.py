@@ -19,7 +19,7 @@ from gradio_client import Client
 from openai_stub import Script, StubOpenAI
 
 from rag import RAG, Answer
-from rag.settings import Settings
+from store.settings import Settings
 
 
 def llm_settings(settings: Settings, base_url: str) -> Settings:

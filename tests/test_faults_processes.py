@@ -25,9 +25,12 @@ from index_view import stored_records
 
 from ingest import index as index_module
 from ingest import ingest
-from rag import RAG, Answer, store
+from rag import RAG, Answer
 from rag.retrieve import Retriever
-from rag.settings import Settings
+from store import docstore
+from store.errors import StoreError
+from store.files import ingest_lock
+from store.settings import Settings
 
 FERRY = "When did the Lundholm ferry workers go on strike?"
 FERRY_TEXT = (
@@ -53,7 +56,7 @@ INGEST_SCRIPT = textwrap.dedent("""
     import sys
     from pathlib import Path
     from ingest import ingest
-    from rag.settings import Settings
+    from store.settings import Settings
     print("imported", flush=True)
     ingest(Settings(data_dir=Path(sys.argv[1]), corpus_dir=Path(sys.argv[2]), _env_file=None))
 """)
@@ -62,9 +65,8 @@ INGEST_SCRIPT = textwrap.dedent("""
 def assert_index_consistent(settings: Settings) -> dict[str, dict]:
     """Store, docstore, BM25 index and corpus folder agree; no chunk or sentence is stored twice."""
     held = stored_records(settings)
-    docstore = index_module._load_docstore(settings)
-    documents = index_module._stored_documents(docstore).values()
-    expected = {node.id_ for doc in documents for node in index_module._chunk_nodes(doc)}
+    documents = docstore.stored_nodes(docstore.load(settings)).values()
+    expected = {node.id_ for doc in documents for node in index_module._record_nodes(doc)}
     assert set(held) == expected
     spans = [(m["doc_id"], m["kind"], m["start_char"], m["end_char"]) for m in held.values()]
     assert len(spans) == len(set(spans)), "duplicate chunks or sentences in the store"
@@ -139,7 +141,7 @@ def test_ingest_sigkilled_at_random_points_over_several_runs(tmp_path: Path) -> 
         point = rng.choice(sorted(KILL_POINTS))
         offset = rng.uniform(*KILL_POINTS[point][1])
         outcome = ingest_killed_at(settings, point, offset)
-        persisted = len(index_module._load_docstore(settings).get_all_document_hashes())
+        persisted = len(docstore.load(settings).get_all_document_hashes())
         schedule.append((point, round(offset, 3), outcome, f"docstore: {persisted} docs"))
     print(f"seed {seed}: {schedule}")
     assert sum(step[2] == "killed" for step in schedule) >= 2, schedule
@@ -159,7 +161,7 @@ CHECK_SCRIPT = textwrap.dedent("""
     import json, sys
     from pathlib import Path
     from rag import RAG
-    from rag.settings import Settings
+    from store.settings import Settings
     engine = RAG(Settings(data_dir=Path(sys.argv[1]), corpus_dir=Path(sys.argv[2]), _env_file=None))
     answer = engine.ask(sys.argv[3])
     print(json.dumps({"refused": answer.refused, "text": answer.text}))
@@ -261,9 +263,9 @@ def test_two_concurrent_cli_ingests_serialise_on_the_lock(tmp_path: Path) -> Non
         deadline = time.monotonic() + 120
         while refused is None and time.monotonic() < deadline and any(p.poll() is None for p in procs):
             try:  # a third ingest that will not wait is refused while one of them holds the lock
-                with store.ingest_lock(settings, wait=False):
+                with ingest_lock(settings, wait=False):
                     pass
-            except store.StoreError as exc:
+            except StoreError as exc:
                 refused = str(exc)
             time.sleep(0.05)
         outputs = [p.communicate(timeout=240)[0] for p in procs]

@@ -11,14 +11,15 @@ import time
 from pathlib import Path
 
 import pytest
-from conftest import ARTICLES, ROOT, make_settings
+from conftest import ARTICLES, BRIDGE, ROOT, make_settings
 from index_view import stored_records, to_one_collection_layout
 
 from ingest import index as index_module
 from ingest import ingest
-from rag import store
-from rag.bm25 import BM25Index
-from rag.settings import Settings
+from store import chroma, docstore
+from store.bm25 import BM25Index
+from store.files import bm25_root
+from store.settings import Settings
 
 
 def test_five_articles_are_chunked_with_exact_offsets(indexed_articles: Settings) -> None:
@@ -70,7 +71,7 @@ def test_changed_file_replaces_exactly_its_chunks(
     assert {cid for cid, m in after.items() if m["doc_id"] != "harbour-bridge"} == others_before
     bridge = [m["text"] for m in after.values() if m["doc_id"] == "harbour-bridge"]
     assert any("May 9" in t for t in bridge) and not any("120 million" in t for t in bridge)
-    bm25 = BM25Index.load(store.bm25_root(settings))
+    bm25 = BM25Index.load(bm25_root(settings))
     assert bm25 is not None and not any("120 million" in c.text for c in bm25.chunks)
 
 
@@ -83,7 +84,7 @@ def test_deleted_file_loses_its_chunks_everywhere(
     summary = ingest(settings)
     assert summary.removed == ["orchard"]
     assert not [m for m in stored_records(settings).values() if m["doc_id"] == "orchard"]
-    bm25 = BM25Index.load(store.bm25_root(settings))
+    bm25 = BM25Index.load(bm25_root(settings))
     assert bm25 is not None and {c.doc_id for c in bm25.chunks} == {"glacier-study", "harbour-bridge"}
 
 
@@ -91,7 +92,7 @@ def test_store_writes_and_reads_go_in_pages(
     tmp_path: Path, small_corpus: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     # chromadb caps a write at 5,461 records and SQLite a read at 32,766 ids; a tiny page exercises the slicing.
-    monkeypatch.setattr(index_module, "STORE_PAGE", 4)
+    monkeypatch.setattr(chroma, "PAGE", 4)
     settings = make_settings(tmp_path, small_corpus)
     first = ingest(settings)
     stored = stored_records(settings)
@@ -143,7 +144,7 @@ def test_crash_between_store_write_and_docstore_persist_leaves_no_duplicates(
     def crash(*args: object, **kwargs: object) -> None:
         raise KeyboardInterrupt("killed")
 
-    monkeypatch.setattr(index_module, "_persist_docstore", crash)
+    monkeypatch.setattr(docstore, "persist", crash)
     with pytest.raises(KeyboardInterrupt):
         ingest(settings)
     written = stored_records(settings)
@@ -160,7 +161,7 @@ KILL_SCRIPT = textwrap.dedent("""
     import sys
     from pathlib import Path
     from ingest import ingest
-    from rag.settings import Settings
+    from store.settings import Settings
     ingest(Settings(data_dir=Path(sys.argv[1]), corpus_dir=Path(sys.argv[2]), _env_file=None))
 """)
 
@@ -185,8 +186,8 @@ def test_sigkill_at_any_point_is_completed_by_the_next_run(tmp_path: Path, delay
     corpus_view = Retriever(settings).corpus()
     expected = {
         n.id_
-        for doc in index_module._stored_documents(index_module._load_docstore(settings)).values()
-        for n in index_module._chunk_nodes(doc)
+        for doc in docstore.stored_nodes(docstore.load(settings)).values()
+        for n in index_module._record_nodes(doc)
     }
     assert set(stored) == expected
     assert sorted(corpus_view.documents) == sorted(p.stem for p in corpus.iterdir())
@@ -217,7 +218,7 @@ def test_ingest_and_query_work_without_network(
 def test_cli_ingest_prints_a_summary_line(tmp_path: Path, small_corpus: Path) -> None:
     env = {**os.environ, "RAG_DATA_DIR": str(tmp_path / "cli-data"), "RAG_CORPUS_DIR": str(small_corpus)}
     out = subprocess.run(
-        [sys.executable, "-m", "ingest", "--quiet"],
+        [sys.executable, "-m", "cli", "ingest", "--quiet"],
         cwd=ROOT,
         env=env,
         capture_output=True,
@@ -249,18 +250,18 @@ def test_batched_run_matches_one_run_and_a_kill_keeps_finished_batches(
     ingest(whole)
     monkeypatch.setattr(index_module, "INGEST_BATCH_CHARS", 1)  # one document per batch
     settings = make_settings(tmp_path / "batched", small_corpus)
-    persist, persisted = index_module._persist_docstore, []
+    persist, persisted = docstore.persist, []
 
-    def crash_on_second_batch(docstore: object, settings_: Settings) -> None:
+    def crash_on_second_batch(store: object, settings_: Settings) -> None:
         if persisted:
             raise KeyboardInterrupt("killed")
         persisted.append(True)
-        persist(docstore, settings_)
+        persist(store, settings_)
 
-    monkeypatch.setattr(index_module, "_persist_docstore", crash_on_second_batch)
+    monkeypatch.setattr(docstore, "persist", crash_on_second_batch)
     with pytest.raises(KeyboardInterrupt):
         ingest(settings)
-    monkeypatch.setattr(index_module, "_persist_docstore", persist)
+    monkeypatch.setattr(docstore, "persist", persist)
     resumed = ingest(settings)
     assert len(resumed.unchanged) == 1 and len(resumed.added) == 2  # the first batch was kept
     assert stored_records(settings) == stored_records(whole)
@@ -275,3 +276,30 @@ def test_index_in_the_one_collection_layout_is_moved_to_two(tmp_path: Path, smal
     assert sorted(summary.added) == ["glacier-study", "harbour-bridge", "orchard"]  # re-indexed once
     assert stored_records(settings) == expected  # and every record sits in its own kind's collection
     assert ingest(settings).embedded == 0
+
+
+def test_chunk_table_without_sentence_spans_is_outdated_until_the_next_ingest(
+    tmp_path: Path, small_corpus: Path
+) -> None:
+    import json
+
+    from rag import RAG
+    from rag.engine import OUTDATED_INDEX
+    from store.bm25 import CHUNK_TABLE
+
+    settings = make_settings(tmp_path, small_corpus)
+    ingest(settings)
+    root = bm25_root(settings)
+    live = root / BM25Index.current_version(root)
+    table = json.loads((live / CHUNK_TABLE).read_text())
+    old = [{k: v for k, v in record.items() if k != "sentences"} for record in table]
+    (live / "chunks.json").write_text(json.dumps(old))  # the table as the previous version wrote it
+    (live / CHUNK_TABLE).unlink()
+
+    engine = RAG(settings)
+    assert engine.retriever.outdated()
+    assert engine.ask(BRIDGE).text == OUTDATED_INDEX
+    summary = ingest(settings)
+    assert summary.embedded == 0  # only the table is rebuilt: nothing is embedded again
+    assert not engine.retriever.outdated()
+    assert "120 million euros" in engine.ask(BRIDGE).text

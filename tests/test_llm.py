@@ -14,7 +14,7 @@ from openai_stub import Script, StubOpenAI
 from pydantic import SecretStr
 
 from rag import RAG, Answer
-from rag.settings import Settings
+from store.settings import Settings
 
 TRADE = "How large was the trade turnover between Russia and Kazakhstan last year?"
 

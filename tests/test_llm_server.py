@@ -15,7 +15,7 @@ import pytest
 from conftest import free_port, server_process
 
 from rag import RAG, Answer
-from rag.settings import Settings
+from store.settings import Settings
 
 
 @pytest.fixture(scope="module")

@@ -28,7 +28,7 @@ from ingest import ingest
 from ingest.load import Skipped, SourceFile, load_file
 from rag import RAG, Answer, QuestionError
 from rag.retrieve import Retriever
-from rag.settings import Settings
+from store.settings import Settings
 
 pytestmark = pytest.mark.timeout(180)
 

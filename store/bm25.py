@@ -3,39 +3,28 @@
 Ingestion calls `BM25Index.build(chunks).save(root)` whenever the corpus changed; answering calls
 `BM25Index.load(root)` once and `search` per query. A save writes a new version directory and then
 swaps the `CURRENT` pointer atomically, so a reader (or a crash) never sees half an index. The chunk table
-(ids, document ids, titles, offsets, text) doubles as the engine's in-memory view of the corpus.
+(ids, document ids, titles, offsets, text, sentence spans) doubles as the engine's in-memory view of the corpus.
 
-Not here: embeddings or fusion (rag/retrieve.py).
+Not here: embeddings or fusion (rag/retrieve.py), or what a corpus version is (store/records.py).
 """
 
 from __future__ import annotations
 
-import hashlib
 import json
 import shutil
-from dataclasses import asdict, dataclass
+from dataclasses import asdict
 from pathlib import Path
 
 import bm25s
 import numpy as np
 
-from rag.store import read_json, write_atomically
-from rag.text import terms, word_terms, words
+from store.files import read_json, write_atomically
+from store.records import ChunkRecord, corpus_version
+from store.text import terms, word_terms, words
 
-
-@dataclass(frozen=True)
-class ChunkRecord:
-    id: str
-    doc_id: str
-    title: str
-    start: int
-    end: int
-    text: str
-
-
-def corpus_version(chunk_ids: list[str]) -> str:
-    """Identifies a corpus state: the same chunk ids give the same version, whatever their order."""
-    return hashlib.sha256("\n".join(sorted(chunk_ids)).encode()).hexdigest()[:16]
+# The chunk table's file; its name carries the format, so a table an older version wrote (without sentence
+# spans) is not read as this one: the index counts as outdated until the next ingest rebuilds it.
+CHUNK_TABLE = "chunks.v2.json"
 
 
 class BM25Index:
@@ -60,13 +49,13 @@ class BM25Index:
 
     def save(self, root: Path) -> None:
         target = root / self.version
-        if not (target / "chunks.json").exists():
+        if not (target / CHUNK_TABLE).exists():
             staging = root / f".{self.version}.tmp"
             shutil.rmtree(staging, ignore_errors=True)
             staging.mkdir(parents=True)
             if self._retriever is not None:
                 self._retriever.save(str(staging))
-            (staging / "chunks.json").write_text(
+            (staging / CHUNK_TABLE).write_text(
                 json.dumps([asdict(c) for c in self.chunks], ensure_ascii=False), encoding="utf-8"
             )
             shutil.rmtree(target, ignore_errors=True)
@@ -84,14 +73,25 @@ class BM25Index:
             return None
 
     @classmethod
+    def is_saved(cls, root: Path, version: str) -> bool:
+        """True when `version` is the live one and its chunk table is in this format."""
+        return cls.current_version(root) == version and (root / version / CHUNK_TABLE).exists()
+
+    @classmethod
+    def is_outdated(cls, root: Path) -> bool:
+        """True when the live version was written in an older format (no chunk table of this one)."""
+        version = cls.current_version(root)
+        return version is not None and not (root / version / CHUNK_TABLE).exists()
+
+    @classmethod
     def load(cls, root: Path) -> BM25Index | None:
         version = cls.current_version(root)
         if version is None:
             return None
-        records = read_json(root / version / "chunks.json")
+        records = read_json(root / version / CHUNK_TABLE)
         if records is None:
             return None
-        chunks = [ChunkRecord(**r) for r in records]
+        chunks = [ChunkRecord(**{**r, "sentences": tuple(map(tuple, r["sentences"]))}) for r in records]
         retriever = bm25s.BM25.load(str(root / version)) if chunks else None
         return cls(chunks, retriever, version)
 

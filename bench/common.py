@@ -1,18 +1,16 @@
-"""Helpers shared by the benchmarks: machine description, percentiles, process memory, disk usage, a Chroma
-server, the team's questions, stand-in embedders, and writing results (JSON + the markdown table).
+"""Helpers shared by the benchmarks: machine description, percentiles and timing, process memory, disk
+usage, ports and processes, a Chroma server, the team's questions, and retrieval latency split into parts.
 
-Nothing here measures anything by itself; `bench.quick` and `bench.scale` do.
+Nothing here runs a benchmark (`bench.quick`, `bench.scale` and `bench.load` do), embeds text
+(`bench.embedders`) or writes results (`bench.results`).
 """
 
 from __future__ import annotations
 
 import contextlib
-import datetime as dt
-import hashlib
 import json
 import os
 import platform
-import re
 import shutil
 import socket
 import subprocess
@@ -25,9 +23,7 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
-from pydantic import PrivateAttr
 
-from store.embeddings import CountingEmbedding
 from store.settings import Settings
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -254,138 +250,6 @@ def load_questions(n: int | None = None, path: Path = DATASET) -> list[str]:
         if line.strip():
             questions.append(json.loads(line)["question"])
     return questions[:n] if n else questions
-
-
-# -------------------------------------------------------------------------------------------- embedders
-
-
-class HashingEmbedding(CountingEmbedding):
-    """Deterministic bag-of-words hashing vectors (signed feature hashing, L2-normalised). No model at all:
-    the fallback stand-in when wordllama cannot be loaded offline."""
-
-    model_name: str = "hashing-256"
-    dim: int = 256
-
-    def _vector(self, text: str) -> list[float]:
-        vec = np.zeros(self.dim, dtype=np.float32)
-        for token in re.findall(r"\w+", text.lower()):
-            h = int.from_bytes(hashlib.blake2b(token.encode(), digest_size=8).digest(), "little")
-            vec[h % self.dim] += 1.0 if (h >> 32) & 1 else -1.0
-        norm = float(np.linalg.norm(vec)) or 1.0
-        return (vec / norm).tolist()
-
-    def _embed(self, texts: list[str], is_query: bool) -> list[list[float]]:
-        return [self._vector(t) for t in texts]
-
-
-def load_wordllama() -> Any:
-    """WordLlama's bundled l2_supercat 256-d model, strictly offline.
-
-    The wheel ships both the weights (`wordllama/weights/`) and the tokenizer (`wordllama/tokenizers/`), but
-    `WordLlama.load()` looks for the tokenizer in `wordllama/tokenizer/` and would then try to download it;
-    pointing `cache_dir` at the package folder finds it, and `disable_download` makes a miss an error.
-    """
-    import wordllama
-    from wordllama import WordLlama
-
-    return WordLlama.load(cache_dir=Path(wordllama.__file__).parent, disable_download=True)
-
-
-class WordLlamaEmbedding(CountingEmbedding):
-    """wordllama (static token embeddings, mean-pooled; well under 1 ms per text): a fast stand-in for e5 so
-    that scale benchmarks measure the store, BM25 and fusion rather than the transformer."""
-
-    model_name: str = "wordllama-l2_supercat-256"
-    embed_batch_size: int = 256
-    _model: Any = PrivateAttr(default=None)
-
-    def _embed(self, texts: list[str], is_query: bool) -> list[list[float]]:
-        if self._model is None:
-            self._model = load_wordllama()
-        return np.asarray(self._model.embed(texts, norm=True), dtype=np.float32).tolist()
-
-
-def stand_in_embedding(kind: str = "auto") -> tuple[CountingEmbedding, str]:
-    """The scale benchmarks' embedder and a note on it. `auto`: wordllama if it loads offline, else hashing."""
-    if kind in ("auto", "wordllama"):
-        try:
-            model = WordLlamaEmbedding()
-            model.get_query_embedding("warm-up")  # loads the bundled weights now, not inside a timed region
-            return model, "wordllama l2_supercat 256-d, bundled weights, loaded offline"
-        except Exception as exc:  # ImportError (not installed) or FileNotFoundError (weights not bundled)
-            if kind == "wordllama":
-                raise
-            reason = f"wordllama unavailable ({type(exc).__name__}: {exc}); "
-    else:
-        reason = ""
-    return HashingEmbedding(embed_batch_size=256), reason + "deterministic feature-hashing embedder (no model)"
-
-
-# ---------------------------------------------------------------------------------------------- results
-
-
-def now_iso() -> str:
-    return dt.datetime.now(dt.UTC).isoformat(timespec="seconds")
-
-
-def publish(
-    results_dir: Path, name: str, result: dict[str, Any], plot: Any, plot_file: str, render: Any
-) -> dict[str, Any]:
-    """End a run: stamp its end time and load, draw `plot` into `plot_file`, `render` its table, write it all."""
-    result["created"] = now_iso()
-    result["machine"]["loadavg_end"] = loadavg()
-    results_dir.mkdir(parents=True, exist_ok=True)
-    result["plot"] = str(plot(result, results_dir / plot_file))
-    result["markdown"] = render(result)
-    write_result(results_dir, name, result)
-    return result
-
-
-def write_result(results_dir: Path, name: str, payload: dict[str, Any]) -> Path:
-    """Write `<name>.json` (and keep a timestamped copy), then refresh the markdown summary."""
-    results_dir.mkdir(parents=True, exist_ok=True)
-    payload.setdefault("machine", machine_info())
-    payload["machine"].setdefault("loadavg_end", loadavg())
-    payload.setdefault("created", now_iso())
-    text = json.dumps(payload, indent=2, ensure_ascii=False, default=str)
-    path = results_dir / f"{name}.json"
-    path.write_text(text, encoding="utf-8")
-    stamp = payload["created"].replace(":", "").replace("-", "")[:15]
-    (results_dir / "history").mkdir(exist_ok=True)
-    (results_dir / "history" / f"{name}-{stamp}.json").write_text(text, encoding="utf-8")
-    update_readme(results_dir)
-    return path
-
-
-def update_readme(results_dir: Path) -> Path:
-    """`README.md` in the results folder: each benchmark's latest markdown table with its machine line."""
-    parts = ["# Benchmark results (latest run of each set)", ""]
-    known = ["quick", "scale"]
-    names = [n for n in known if (results_dir / f"{n}.json").exists()]
-    names += sorted(p.stem for p in results_dir.glob("*.json") if p.stem not in known)
-    for name in names:
-        path = results_dir / f"{name}.json"
-        with contextlib.suppress(ValueError, OSError):
-            data = json.loads(path.read_text(encoding="utf-8"))
-            if isinstance(data, dict) and data.get("markdown"):
-                parts += [data["markdown"], ""]
-    out = results_dir / "README.md"
-    out.write_text("\n".join(parts), encoding="utf-8")
-    return out
-
-
-def fmt(value: Any, digits: int = 1) -> str:
-    if value is None:
-        return "–"
-    if isinstance(value, float):
-        return f"{value:.{digits}f}"
-    return str(value)
-
-
-def verdict(value: float | None, target: float) -> str:
-    if value is None:
-        return "–"
-    return "met" if value <= target else "**missed**"
 
 
 # --------------------------------------------------------------------------------------------- retrieval

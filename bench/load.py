@@ -46,12 +46,11 @@ from bench.common import (
     loadavg,
     machine_info,
     machine_line,
-    now_iso,
     stop_process,
     summarize,
     wait_for_port,
-    write_result,
 )
+from bench.results import now_iso, write_result
 
 # Made-up articles for the ingest-under-load phase: unrelated to the seed corpus, each with one checkable fact.
 SYNTHETIC = {

@@ -4,7 +4,7 @@ and in Chroma server mode, embedded with a fast stand-in so that the store, BM25
 Corpus: `bench.synthetic.make_corpus`, .txt articles recombined from the real ones, in a temporary folder.
 Table, extrapolation and plot: bench/scale_report.py.
 
-Embedder: wordllama's bundled 256-d model (`bench.common.WordLlamaEmbedding`), or a hashing embedder when
+Embedder: wordllama's bundled 256-d model (`bench.embedders.WordLlamaEmbedding`), or a hashing embedder when
 wordllama cannot be loaded offline. Its vectors are not e5's: retrieval *quality* means nothing here, and
 e5 (384-d, ~30 ms per query, ~7 texts/s at ingest on 2 cores) would dominate every figure.
 
@@ -46,17 +46,15 @@ from bench.common import (
     chroma_server,
     clean_env,
     dir_size_mb,
-    fmt,
     load_questions,
     machine_info,
     ms_since,
     proc_memory_mb,
-    publish,
     retrieval_latencies,
-    stand_in_embedding,
     summarize,
-    write_result,
 )
+from bench.embedders import stand_in_embedding
+from bench.results import fmt, publish, write_result
 from bench.scale_report import MODES, extrapolate, plot, render, row
 from bench.synthetic import make_corpus
 

@@ -11,7 +11,8 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
-from bench.common import fmt, machine_line, verdict
+from bench.common import machine_line
+from bench.results import fmt, verdict
 
 MODES = ("embedded", "server")
 TARGET_P50_MS = 100.0  # retrieval p50 at 100k chunks

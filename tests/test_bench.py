@@ -9,7 +9,8 @@ from pathlib import Path
 import pytest
 
 from bench import quick, scale, synthetic
-from bench.common import HashingEmbedding, load_questions, machine_info, summarize
+from bench.common import load_questions, machine_info, summarize
+from bench.embedders import HashingEmbedding
 
 PNG_MAGIC = b"\x89PNG\r\n\x1a\n"
 
@@ -135,7 +136,7 @@ def test_hashing_embedder_is_deterministic_and_normalised() -> None:
 
 def test_wordllama_loads_offline_from_the_wheel() -> None:
     pytest.importorskip("wordllama")
-    from bench.common import WordLlamaEmbedding
+    from bench.embedders import WordLlamaEmbedding
 
     model = WordLlamaEmbedding()
     vectors = model.get_text_embedding_batch(["Kazakhstan", "Казахстан"])

@@ -27,6 +27,8 @@ from ingest import IngestSummary, ingest
 from rag.answer import Answer, Source
 from rag.extract import Extraction, IdfTable, candidates, cite, extract, passage_evidence
 from rag.generate import NOT_IN_SOURCES, Generator, LLMError
+from rag.messages import say
+from rag.question import language, parts
 from rag.request import Message, Request
 from rag.retrieve import Retriever
 from rag.verify import verify
@@ -34,7 +36,7 @@ from store.corpus import Corpus
 from store.errors import QuestionError
 from store.records import Sentence
 from store.settings import Settings
-from store.text import has_cyrillic, term_set
+from store.text import term_set
 
 SELF_CONTAINED_MIN_TERMS = 4  # a follow-up with at least this many content terms is searched as it is
 
@@ -49,9 +51,8 @@ OUTDATED_INDEX = (
 
 
 def refusal_text(question: str, reason: str) -> str:
-    if has_cyrillic(question):
-        return f"В статьях нет ответа на этот вопрос ({reason}). Ниже — самые близкие фрагменты."
-    return f"The articles don't say. ({reason.capitalize()}.) The closest passages are listed below."
+    lang = language(question)
+    return say("refusal", lang, reason=say(reason, lang))
 
 
 class Stopwatch:
@@ -168,14 +169,29 @@ class RAG:
         return Retrieval(query, vector, sources, notice)
 
     def _extract(self, request: Request, found: Retrieval, corpus: Corpus) -> Answer:
-        """The extractive answer (or refusal). Meaning comes from the (possibly expanded) search query; words
-        and question type from what the user asked now; what earlier answers already quoted is not repeated."""
+        """The extractive answer (or refusal); a question that asks several things is answered part by part,
+        each part searched on its own (with the first part as context when it is short)."""
+        questions = parts(request.question)
+        if len(questions) == 1:
+            return self._extractive_answer(request.question, [self._extraction(request, request.question, found,
+                                                                               corpus)], found.sources)
+        extractions, sources = [], list(found.sources)
+        for part in questions:
+            query = part if part == questions[0] else self._with_context(part, questions[0])
+            vector = self.retriever.embed_query(query)
+            doc_ids = list(request.doc_ids) if request.doc_ids else None
+            part_sources = self.retriever.retrieve(query, k=request.top_k, doc_ids=doc_ids, query_vector=vector)
+            extractions.append(self._extraction(request, part, Retrieval(query, vector, part_sources, None), corpus))
+            sources += [s for s in part_sources if s.chunk_id not in {x.chunk_id for x in sources}]
+        return self._extractive_answer(request.question, extractions, sources, questions)
+
+    def _extraction(self, request: Request, question: str, found: Retrieval, corpus: Corpus) -> Extraction:
+        """Meaning comes from the (possibly expanded) search query; words and question type from what the user
+        asked now; what earlier answers already quoted is not repeated."""
         said = " ".join(m["content"] for m in request.history if m["role"] == "assistant")
         idf = self._idf_table(corpus)
-        cands = candidates(request.question, found.sources, corpus, idf, found.vector,
-                           self.retriever.sentence_vectors, said)
-        evidence = passage_evidence(request.question, found.sources, idf)
-        return self._extractive_answer(request.question, extract(request.question, cands, evidence), found.sources)
+        cands = candidates(question, found.sources, corpus, idf, found.vector, self.retriever.sentence_vectors, said)
+        return extract(question, cands, passage_evidence(question, found.sources, idf))
 
     def _generate(self, request: Request, found: Retrieval, corpus: Corpus, extractive: Answer,
                   watch: Stopwatch) -> Iterator[str | Answer]:
@@ -190,7 +206,9 @@ class RAG:
                     pieces.append(piece)
                     yield piece
         except LLMError as exc:
-            yield replace(extractive, notice=f"{exc}; showing the extractive answer instead.", timings=watch.total())
+            lang = language(request.question)
+            notice = say("fallback", lang, why=say(exc.code, lang, **exc.fields))
+            yield replace(extractive, notice=notice, timings=watch.total())
             return
         with watch.stage("verify"):
             answer = self._checked_llm_answer(request.question, "".join(pieces).strip(), found.sources, corpus,
@@ -221,19 +239,18 @@ class RAG:
     def _checked_llm_answer(
         self, question: str, raw: str, sources: list[Source], corpus: Corpus, extractive: Answer
     ) -> Answer:
+        lang = language(question)
         if NOT_IN_SOURCES in raw:
-            text = refusal_text(question, "the model found no answer in the passages")
+            text = refusal_text(question, "model_refused")
             return Answer(text=text, refused=True, sources=sources, mode="llm", question=question)
         checked = verify(raw, sources, corpus, self._similarity)
         if not raw or not checked.citations:
-            why = "the LLM returned an empty answer" if not raw else "the LLM answer had no verifiable citation"
-            return replace(extractive, notice=f"{why}; showing the extractive answer instead.")
+            why = say("llm_empty" if not raw else "llm_uncited", lang)
+            return replace(extractive, notice=say("fallback", lang, why=why))
         notice = None
         if checked.dropped or checked.removed_markers:
-            notice = (
-                f"Verification removed {len(checked.dropped)} unsupported sentence(s) and "
-                f"{checked.removed_markers} citation(s) the passages do not back."
-            )
+            notice = say("verification_removed", lang, sentences=len(checked.dropped),
+                         markers=checked.removed_markers)
         return Answer(text=checked.text, refused=False, citations=checked.citations, sources=sources, mode="llm",
                       notice=notice, question=question)
 
@@ -243,11 +260,17 @@ class RAG:
         vectors = self.retriever.sentence_vectors([s.id for s in sentences])
         return np.array([float(vectors[s.id] @ query) if s.id in vectors else 0.0 for s in sentences])
 
-    def _extractive_answer(self, question: str, extraction: Extraction, sources: list[Source]) -> Answer:
-        if not extraction.answerable:
-            return Answer(text=refusal_text(question, extraction.reason), refused=True, sources=sources,
+    def _extractive_answer(self, question: str, extractions: list[Extraction], sources: list[Source],
+                           questions: list[str] | None = None) -> Answer:
+        """The cited sentences of every answered part, and a line for each part the articles do not answer;
+        a refusal when no part is answered."""
+        if not any(e.answerable for e in extractions):
+            return Answer(text=refusal_text(question, extractions[0].reason), refused=True, sources=sources,
                           question=question)
-        text, citations = cite(extraction.chosen)
+        text, citations = cite([e.chosen for e in extractions if e.answerable])
+        unanswered = [say("part_refused", language(question), part=part.rstrip("?"))
+                      for part, e in zip(questions or [question], extractions, strict=True) if not e.answerable]
+        text = " ".join([text, *unanswered])
         return Answer(text=text, refused=False, citations=citations, sources=sources, question=question)
 
     def _standalone(self, question: str, history: Sequence[Message], use_llm: bool) -> tuple[str, str | None]:
@@ -265,10 +288,17 @@ class RAG:
             try:
                 return self._generator().rewrite(question, history), None
             except LLMError as exc:
-                notice = f"{exc}; the follow-up was resolved without the LLM."
+                lang = language(question)
+                notice = say("rewrite_failed", lang, why=say(exc.code, lang, **exc.fields))
+        return self._with_context(question, previous[-1]), notice
+
+    @staticmethod
+    def _with_context(question: str, context: str) -> str:
+        """A short question searched together with what it refers to (the previous question, or the first
+        part of a multi-part one): the topic lives there."""
         if len(term_set(question)) >= SELF_CONTAINED_MIN_TERMS:
-            return question, notice
-        return f"{question} {previous[-1]}", notice
+            return question
+        return f"{question} {context}"
 
 
 def _final_answer(events: Iterator[str | Answer]) -> Answer:

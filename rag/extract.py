@@ -17,16 +17,16 @@ Not here: retrieval (rag/retrieve.py), LLM answers (rag/generate.py).
 from __future__ import annotations
 
 import math
-import re
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
 import numpy as np
 
 from rag.answer import Citation, Source
+from rag.question import QUESTION_WORDS, has_type, looks_like_injection, question_type
 from store.corpus import Corpus
 from store.records import Sentence
-from store.text import has_cyrillic, names, numbers, term_set
+from store.text import has_cyrillic, term_set
 
 # Sentence selection weights (sum to 1). A grid over 0.3-0.7 / 0.2-0.5 / 0-0.3 on the team dataset moved top-1
 # accuracy by at most 1 of 111 answerable questions: the features, not the weights, limit it.
@@ -41,61 +41,6 @@ MIN_CROSS_SCRIPT_DENSE = 0.80
 MIN_WORDS_IN_SENTENCE = 4
 SECOND_SENTENCE_RATIO = 0.85
 REPEAT_PENALTY = 0.5  # a sentence an earlier answer in the conversation already quoted
-
-_QUESTION_TYPES: list[tuple[str, re.Pattern[str]]] = [
-    (
-        "number",
-        re.compile(
-            r"\bhow (many|much|long|far|big|large|often)\b|\bwhat (percentage|share|number|amount)"
-            r"|\bсколько\b|\bкаков\w* (объ[её]м|сумм|размер)",
-            re.I,
-        ),
-    ),
-    (
-        "date",
-        re.compile(r"\bwhen\b|\bwhat (year|date|day|month|time)\b|\bкогда\b|\bв как\w+ (году|месяце|день)", re.I),
-    ),
-    ("name", re.compile(r"\bwho(m|se)?\b|\bкто\b|\bкого\b|\bкому\b|\bчей\b|\bчья\b", re.I)),
-    (
-        "place",
-        re.compile(r"\bwhere\b|\bwhat (city|country|place|port)\b|\bгде\b|\bкуда\b|\bв каком городе\b", re.I),
-    ),
-    # "How did X describe Y?", "What did X say about Y?": the answer is a quotation.
-    (
-        "quote",
-        re.compile(
-            r"\bhow did .{0,60}\b(describe|characteri[sz]e|call|put|explain|justify)\b|\bwhat did .{0,60}\b(say|"
-            r"remark|write|note|call|stress|add)\b|\bwhat word\b|\bкак .{0,40}(назвал|описал|охарактеризовал)"
-            r"|\bчто .{0,40}(сказал|заявил|написал)",
-            re.I,
-        ),
-    ),
-    # "Which newspaper...", "Which two companies...": an entity the question does not name yet.
-    ("name", re.compile(r"\bwhich\b|\bкак(ой|ая|ое|ие|ую) (газет|стран|компани|город)", re.I)),
-]
-_DAY_DATE = re.compile(
-    r"\b(jan|feb|mar|apr|may|jun|jul|aug|sep|oct|nov|dec)[a-z]*\.? \d{1,2}\b|\b\d{1,2}(-\d{1,2})? "
-    r"(jan|feb|mar|apr|may|jun|jul|aug|sep|oct|nov|dec)[a-z]*\b|\b\d{1,2}[./]\d{1,2}\b",
-    re.I,
-)
-_QUOTES = re.compile(r"[“”«»\"]")
-_MONTHS = re.compile(
-    r"\b(jan|feb|mar|apr|may|jun|jul|aug|sep|oct|nov|dec)[a-z]*\b|\b(1[89]|20)\d\d\b|\b\d{1,2}[./]\d{1,2}\b"
-    r"|\b(yesterday|today|last|next|eve|week|weekend|year|month|day|friday|monday|tuesday|wednesday"
-    r"|thursday|saturday|sunday|summer|autumn|winter|spring|noon|midnight)\b|\b\d{1,2}(:\d\d)?\s*[ap]\.?m\b",
-    re.I,
-)
-_INJECTION = re.compile(
-    r"ignore (all |any )?(the )?(previous|prior|above|earlier) (instructions|prompts?|rules)|disregard .{0,30}"
-    r"instructions|system prompt|you are now|reveal your (prompt|instructions)|jailbreak|\bDAN\b"
-    r"|игнорируй|забудь (все )?(предыдущие |прежние )?(инструкции|правила)|системн\w+ промпт",
-    re.I,
-)
-_QUESTION_WORDS = term_set(
-    "what which who whom whose when where why how many much does did is are was were "
-    "кто что где когда какой какая какие каков почему сколько"
-)
-
 
 @dataclass(frozen=True)
 class Candidate:
@@ -114,39 +59,9 @@ class Candidate:
 @dataclass(frozen=True)
 class Extraction:
     answerable: bool
-    reason: str  # why it refused ("" when answerable)
+    reason: str  # why it refused, a rag/messages.py key ("" when answerable)
     chosen: list[Candidate]
     candidates: list[Candidate]
-
-
-def question_type(question: str) -> str | None:
-    return next((name for name, pattern in _QUESTION_TYPES if pattern.search(question)), None)
-
-
-def looks_like_injection(question: str) -> bool:
-    return bool(_INJECTION.search(question))
-
-
-def has_type(kind: str | None, sentence: str, question: str) -> float | None:
-    """How well the sentence holds the kind of thing the question asks for (0..1); None for untyped questions."""
-    if kind is None:
-        return None
-    if kind == "number":
-        spelled = re.search(
-            r"\b(one|two|three|four|five|six|seven|eight|nine|ten|eleven|twelve|twenty|thirty"
-            r"|hundred|half)\b",
-            sentence,
-            re.I,
-        )
-        # A quantity, not the day of a date ("opened on March 3" does not say how much something cost).
-        quantities = numbers(_DAY_DATE.sub(" ", sentence))
-        return 1.0 if quantities or spelled else 0.3 if numbers(sentence) else 0.0
-    if kind == "date":  # a day beats a month or a year
-        return 1.0 if _DAY_DATE.search(sentence) else 0.7 if _MONTHS.search(sentence) else 0.0
-    if kind == "quote":
-        return float(bool(_QUOTES.search(sentence)))
-    # name / place: a capitalised word the question does not already contain
-    return float(bool(names(sentence) - names(question) - set(term_set(question))))
 
 
 class IdfTable:
@@ -192,7 +107,7 @@ def candidates(
     items = [(s, rank) for s, rank in sentences if len(s.text.split()) >= MIN_WORDS_IN_SENTENCE and s.text != s.title]
     ids = [s.id for s, _ in items]
     stored = vectors(ids)
-    q_terms = set(term_set(question)) - _QUESTION_WORDS
+    q_terms = set(term_set(question)) - QUESTION_WORDS
     kind = question_type(question)
     out = []
     for sentence, rank in items:
@@ -239,7 +154,7 @@ class PassageEvidence:
 
 
 def passage_evidence(question: str, sources: Sequence[Source], idf: IdfTable) -> PassageEvidence:
-    q_terms = set(term_set(question)) - _QUESTION_WORDS
+    q_terms = set(term_set(question)) - QUESTION_WORDS
     top = sources[:3]
     best_coverage = max((coverage(q_terms, term_set(f"{s.title} {s.text}"), idf) for s in top), default=0.0)
     top_dense = max((s.dense_score or 0.0 for s in top), default=0.0)
@@ -250,16 +165,16 @@ def passage_evidence(question: str, sources: Sequence[Source], idf: IdfTable) ->
 def extract(question: str, cands: list[Candidate], evidence: PassageEvidence) -> Extraction:
     """Choose the answer sentences, or refuse with the reason."""
     if looks_like_injection(question):
-        return Extraction(False, "the question asks to change instructions, not about the articles", [], cands)
+        return Extraction(False, "injection", [], cands)
     if not cands:
-        return Extraction(False, "no passage of the articles matches the question", [], cands)
+        return Extraction(False, "no_passage", [], cands)
     if evidence.cross_script and evidence.top_dense < MIN_CROSS_SCRIPT_DENSE:
-        return Extraction(False, "no passage of the articles is close enough in meaning", [], cands)
+        return Extraction(False, "too_far", [], cands)
     if not evidence.cross_script and evidence.passage_coverage < MIN_PASSAGE_COVERAGE:
-        return Extraction(False, "the articles do not mention what the question is about", [], cands)
+        return Extraction(False, "not_mentioned", [], cands)
     best = cands[0]
     if best.type_ok == 0.0 and not any(c.type_ok for c in cands[:3]) and question_type(question) in ("number", "date"):
-        return Extraction(False, "the passages do not contain what the question asks for", [], cands)
+        return Extraction(False, "wrong_type", [], cands)
     chosen = [best]
     if best.type_ok is not None and best.type_ok < 1.0:
         # The sentence that matches best often points back ("this was heard from the lips of ...") or
@@ -288,12 +203,17 @@ def extract(question: str, cands: list[Candidate], evidence: PassageEvidence) ->
     return Extraction(True, "", chosen, cands)
 
 
-def cite(chosen: list[Candidate]) -> tuple[str, list[Citation]]:
-    """The answer text with [n] markers and its citations, in reading order."""
-    ordered = sorted(chosen, key=lambda c: (c.doc_id != chosen[0].doc_id, c.doc_id, c.start))
-    citations = [
-        Citation(i, c.doc_id, c.title, c.text, c.start, c.end, round(c.score, 4))
-        for i, c in enumerate(ordered, start=1)
-    ]
-    text = " ".join(f"{c.quote} [{c.number}]" for c in citations)
-    return text, citations
+def cite(groups: Sequence[Sequence[Candidate]]) -> tuple[str, list[Citation]]:
+    """The answer text with [n] markers and its citations: each group (the answer to one part of the question)
+    in reading order, groups in the question's order; a sentence two parts both chose is cited once."""
+    number_of: dict[tuple[str, int], int] = {}
+    citations: list[Citation] = []
+    pieces: list[str] = []
+    for chosen in groups:
+        for c in sorted(chosen, key=lambda c: (c.doc_id != chosen[0].doc_id, c.doc_id, c.start)):
+            if (c.doc_id, c.start) in number_of:
+                continue
+            number_of[(c.doc_id, c.start)] = len(citations) + 1
+            citations.append(Citation(len(citations) + 1, c.doc_id, c.title, c.text, c.start, c.end, round(c.score, 4)))
+            pieces.append(f"{c.text} [{len(citations)}]")
+    return " ".join(pieces), citations

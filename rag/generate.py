@@ -18,6 +18,7 @@ from typing import Any
 import httpx
 
 from rag.answer import Source
+from rag.messages import say
 from store.errors import UserFacingError
 from store.settings import Settings
 
@@ -38,7 +39,12 @@ rewritten question only."""
 
 
 class LLMError(UserFacingError):
-    """The LLM endpoint failed: unreachable, too slow, an HTTP error, or an unusable reply."""
+    """The LLM endpoint failed: unreachable, too slow, an HTTP error, or an unusable reply. `code` and `fields`
+    name the failure for rag/messages.py, which says it in the question's language."""
+
+    def __init__(self, code: str, **fields: Any):
+        self.code, self.fields = code, fields
+        super().__init__(say(code, "en", **fields))
 
 
 def format_sources(sources: Sequence[Source]) -> str:
@@ -78,20 +84,20 @@ class Generator:
             with response:
                 for chunk in response:
                     if time.monotonic() > deadline:
-                        raise LLMError("the LLM endpoint took too long to answer")
+                        raise LLMError("llm_slow")
                     choices = getattr(chunk, "choices", None) or []
                     piece = choices[0].delta.content if choices and choices[0].delta else None
                     if piece:
                         yield piece
         except (openai.APITimeoutError, httpx.TimeoutException) as exc:
-            raise LLMError("the LLM endpoint timed out") from exc
+            raise LLMError("llm_timeout") from exc
         except openai.APIConnectionError as exc:
-            raise LLMError("the LLM endpoint is unreachable") from exc
+            raise LLMError("llm_unreachable") from exc
         except openai.APIStatusError as exc:
-            raise LLMError(f"the LLM endpoint returned HTTP {exc.status_code}") from exc
+            raise LLMError("llm_http", status=exc.status_code) from exc
         except (openai.OpenAIError, httpx.HTTPError, ValueError, KeyError, AttributeError, TypeError) as exc:
             # Mid-stream failures surface as raw httpx errors, malformed JSON as ValueError.
-            raise LLMError(f"the LLM endpoint sent an unusable reply ({type(exc).__name__})") from exc
+            raise LLMError("llm_unusable", detail=type(exc).__name__) from exc
 
     def rewrite(self, question: str, history: Sequence[dict[str, str]]) -> str:
         """A standalone version of a follow-up question. Raises LLMError on failure."""
@@ -116,7 +122,7 @@ class Generator:
             TypeError,
             IndexError,
         ) as exc:
-            raise LLMError(f"question rewrite failed ({type(exc).__name__})") from exc
+            raise LLMError("llm_rewrite", detail=type(exc).__name__) from exc
         if not text or len(text) > 4 * len(question) + 400:
-            raise LLMError("question rewrite returned an unusable reply")
+            raise LLMError("llm_rewrite", detail="unusable reply")
         return text.splitlines()[0].strip()

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import re
+
 import json
 from pathlib import Path
 
@@ -11,7 +13,8 @@ from conftest import make_settings
 
 from rag import RAG, Answer, QuestionError
 from rag import retrieve as retrieve_module
-from rag.extract import Candidate, PassageEvidence, extract, has_type, question_type
+from rag.extract import Candidate, PassageEvidence, extract
+from rag.question import has_type, question_type
 from rag.retrieve import fuse
 
 
@@ -91,6 +94,28 @@ def test_refuses_what_the_articles_do_not_say(engine: RAG, question: str) -> Non
     assert "don't say" in answer.text or "нет ответа" in answer.text
 
 
+def test_russian_refusals_are_wholly_in_russian(engine: RAG) -> None:
+    answer = engine.ask("Какая столица Австралии?")
+    assert answer.refused
+    assert not re.search(r"[A-Za-z]", answer.text), answer.text  # the reason too, not only the frame
+
+
+def test_multi_part_questions_are_answered_part_by_part_from_two_articles(engine: RAG) -> None:
+    answer = engine.ask("By how much did smartphone exports from Kazakhstan to Russia grow, and how much money "
+                        "did Kazakhstanis send to Russia in the first half of 2024?")
+    assert not answer.refused
+    assert "2,000 times" in answer.text and "160.7 billion" in answer.text
+    assert len({c.doc_id for c in answer.citations}) == 2
+    assert [f"[{c.number}]" in answer.text for c in answer.citations] == [True] * len(answer.citations)
+
+
+def test_a_part_the_articles_do_not_answer_is_named(engine: RAG) -> None:
+    answer = engine.ask("How much did smartphone exports from Kazakhstan to Russia grow, and what is the "
+                        "population of Brazil?")
+    assert not answer.refused and "2,000 times" in answer.text
+    assert "The articles don't answer “what is the population of Brazil”." in answer.text
+
+
 def test_doc_filter_restricts_sources_and_citations(engine: RAG) -> None:
     answer = engine.ask("What did Putin say?", doc_ids=["reasons-for-tokayev-visit-to-russia"])
     assert {s.doc_id for s in answer.sources} == {"reasons-for-tokayev-visit-to-russia"}
@@ -145,7 +170,8 @@ def test_question_types_and_type_matching() -> None:
     assert question_type("When did it happen?") == "date"
     assert question_type("Who met Putin?") == "name"
     assert question_type("Where was the forum?") == "place"
-    assert question_type("Why did he refuse?") is None
+    assert question_type("Why did he refuse?") == "reason"
+    assert question_type("What did she say?") == "quote"
     assert has_type("number", "It cost 120 million.", "How much?")
     assert not has_type("number", "It was expensive.", "How much?")
     assert has_type("date", "It opened on March 3.", "When?")

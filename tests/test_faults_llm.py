@@ -139,3 +139,15 @@ def test_llm_faults_through_the_ask_api(llm_index: Settings) -> None:
             assert notice in (result["notice"] or ""), (notice, result["notice"])
             assert elapsed < 10, f"{notice}: {elapsed:.1f} s"
 
+
+
+def test_a_russian_question_gets_the_fallback_notice_in_russian(llm_index: Settings) -> None:
+    import re
+
+    from conftest import free_port
+
+    engine = RAG(llm_settings(llm_index, f"http://127.0.0.1:{free_port()}/v1"))  # nothing listens there
+    answer = engine.ask("Сколько стоил новый мост в гавани Порт-Элмсвик?")
+    assert answer.mode == "extractive" and answer.notice
+    assert "LLM недоступна" in answer.notice
+    assert not re.search(r"[A-Za-z]", answer.notice.replace("LLM", "")), answer.notice

@@ -1,0 +1,139 @@
+"""What a question asks, read off its wording: the kind of answer it wants (a number, a date, a name, a place,
+a quotation, a reason), whether a sentence holds that kind of thing, whether it is really an instruction
+aimed at the system, its language, and its parts when it asks two things at once.
+
+Every rule is about question words and sentence shapes in general (English and Russian), never about a
+particular corpus.
+
+Not here: scoring sentences (rag/extract.py) or anything that needs the index.
+"""
+
+from __future__ import annotations
+
+import re
+
+from store.text import has_cyrillic, names, numbers, term_set
+
+_QUESTION_TYPES: list[tuple[str, re.Pattern[str]]] = [
+    (
+        "number",
+        re.compile(
+            r"\bhow (many|much|long|far|big|large|often)\b|\bwhat (percentage|share|number|amount)"
+            r"|\bсколько\b|\bкаков\w* (объ[её]м|сумм|размер)",
+            re.I,
+        ),
+    ),
+    (
+        "date",
+        re.compile(r"\bwhen\b|\bwhat (year|date|day|month|time)\b|\bкогда\b|\bв как\w+ (году|месяце|день)", re.I),
+    ),
+    ("name", re.compile(r"\bwho(m|se)?\b|\bкто\b|\bкого\b|\bкому\b|\bчей\b|\bчья\b", re.I)),
+    (
+        "place",
+        re.compile(r"\bwhere\b|\bwhat (city|country|place|port)\b|\bгде\b|\bкуда\b|\bв каком городе\b", re.I),
+    ),
+    # "Why...?", "What reason / explanation...?", "How did X justify Y?": the answer gives a cause.
+    (
+        "reason",
+        re.compile(
+            r"\bwhy\b|\b(reason|explanation|justification|pretext|grounds|motive)s?\b|\bhow did .{0,60}\b(explain|"
+            r"justify|motivate)\b|\bпочему\b|\bзачем\b|\bпричин\w*|\bобъясн\w+|\bоснован\w+|\bпредлог\w*",
+            re.I,
+        ),
+    ),
+    # "How did X describe Y?", "What did X say about Y?": the answer is a quotation.
+    (
+        "quote",
+        re.compile(
+            r"\bhow did .{0,60}\b(describe|characteri[sz]e|call|put)\b|\bwhat did .{0,60}\b(say|remark|write|note"
+            r"|call|stress|add)\b|\bwhat word\b|\bкак .{0,40}(назвал|описал|охарактеризовал)"
+            r"|\bчто .{0,40}(сказал|заявил|написал)",
+            re.I,
+        ),
+    ),
+    # "Which newspaper...", "Which two companies...": an entity the question does not name yet.
+    ("name", re.compile(r"\bwhich\b|\bкак(ой|ая|ое|ие|ую) (газет|стран|компани|город)", re.I)),
+]
+_DAY_DATE = re.compile(
+    r"\b(jan|feb|mar|apr|may|jun|jul|aug|sep|oct|nov|dec)[a-z]*\.? \d{1,2}\b|\b\d{1,2}(-\d{1,2})? "
+    r"(jan|feb|mar|apr|may|jun|jul|aug|sep|oct|nov|dec)[a-z]*\b|\b\d{1,2}[./]\d{1,2}\b",
+    re.I,
+)
+_QUOTES = re.compile(r"[“”«»\"]")
+_MONTHS = re.compile(
+    r"\b(jan|feb|mar|apr|may|jun|jul|aug|sep|oct|nov|dec)[a-z]*\b|\b(1[89]|20)\d\d\b|\b\d{1,2}[./]\d{1,2}\b"
+    r"|\b(yesterday|today|last|next|eve|week|weekend|year|month|day|friday|monday|tuesday|wednesday"
+    r"|thursday|saturday|sunday|summer|autumn|winter|spring|noon|midnight)\b|\b\d{1,2}(:\d\d)?\s*[ap]\.?m\b",
+    re.I,
+)
+_SPELLED_NUMBER = re.compile(
+    r"\b(one|two|three|four|five|six|seven|eight|nine|ten|eleven|twelve|twenty|thirty|hundred|half)\b", re.I
+)
+# Words that introduce a cause or a stated reason.
+_CAUSE = re.compile(
+    r"\b(because|due to|owing to|since|as a result|reasons?|explain\w*|justif\w*|citing|cited|pretext|in order to"
+    r"|so that|on the grounds|motivated|caused|led to|allegedly|officially)\b|\bпотому\b|\bиз-за\b|\bпричин\w*"
+    r"|\bсвязи с\b|\bпредлог\w*|\bобъясн\w+|\bчтобы\b",
+    re.I,
+)
+_INJECTION = re.compile(
+    r"ignore (all |any )?(the )?(previous|prior|above|earlier) (instructions|prompts?|rules)|disregard .{0,30}"
+    r"instructions|system prompt|you are now|reveal your (prompt|instructions)|jailbreak|\bDAN\b"
+    r"|игнорируй|забудь (все )?(предыдущие |прежние )?(инструкции|правила)|системн\w+ промпт",
+    re.I,
+)
+QUESTION_WORDS = term_set(
+    "what which who whom whose when where why how many much does did is are was were "
+    "кто что где когда какой какая какие каков почему сколько"
+)
+# A second question joined to the first: "…, and how did Z respond?", "…? And where…", "…, а также где…".
+_PART_BREAK = re.compile(
+    r"(?:[,;]\s*|\?\s+|\s)(?:and|but|also|а|и|а также)\s+(?=(?:what|who|whom|whose|when|where|why|which|how|did|does|"
+    r"was|were|is|are|кто|что|где|когда|как|како\w*|почему|зачем|сколько|чем)\b)"
+    r"|\?\s+(?=[A-ZА-ЯЁ])",
+    re.I,
+)
+MIN_PART_WORDS = 3
+
+
+def question_type(question: str) -> str | None:
+    return next((name for name, pattern in _QUESTION_TYPES if pattern.search(question)), None)
+
+
+def looks_like_injection(question: str) -> bool:
+    return bool(_INJECTION.search(question))
+
+
+def language(text: str) -> str:
+    """"ru" for text in Cyrillic, else "en": the two languages answers and notices are written in."""
+    return "ru" if has_cyrillic(text) else "en"
+
+
+def parts(question: str) -> list[str]:
+    """The questions a question asks: one, or each part of "What did X call Y, and how did Z respond?".
+
+    A part must be a question of its own (at least a few words); otherwise the question is kept whole.
+    """
+    pieces = [p.strip(" ,;") for p in _PART_BREAK.split(question)]
+    pieces = [p for p in pieces if p]
+    if len(pieces) < 2 or any(len(p.split()) < MIN_PART_WORDS for p in pieces):
+        return [question]
+    return [p if p.endswith("?") else f"{p}?" for p in pieces]
+
+
+def has_type(kind: str | None, sentence: str, question: str) -> float | None:
+    """How well the sentence holds the kind of thing the question asks for (0..1); None for untyped questions."""
+    if kind is None:
+        return None
+    if kind == "number":
+        # A quantity, not the day of a date ("opened on March 3" does not say how much something cost).
+        quantities = numbers(_DAY_DATE.sub(" ", sentence))
+        return 1.0 if quantities or _SPELLED_NUMBER.search(sentence) else 0.3 if numbers(sentence) else 0.0
+    if kind == "date":  # a day beats a month or a year
+        return 1.0 if _DAY_DATE.search(sentence) else 0.7 if _MONTHS.search(sentence) else 0.0
+    if kind == "quote":
+        return float(bool(_QUOTES.search(sentence)))
+    if kind == "reason":
+        return float(bool(_CAUSE.search(sentence)))
+    # name / place: a capitalised word the question does not already contain
+    return float(bool(names(sentence) - names(question) - set(term_set(question))))

@@ -1,0 +1,40 @@
+"""Question analysis (rag/question.py): parts of a multi-part question, the asked-for kind, causes."""
+
+from __future__ import annotations
+
+import pytest
+
+from rag.question import has_type, language, parts, question_type
+
+
+@pytest.mark.parametrize(
+    ("question", "expected"),
+    [
+        ("What did X call Y, and how did Z respond?", ["What did X call Y?", "how did Z respond?"]),
+        ("Where did they meet and what did they sign?", ["Where did they meet?", "what did they sign?"]),
+        ("Who opened the bridge? When did it open?", ["Who opened the bridge?", "When did it open?"]),
+        ("Где встретились Путин и Токаев, и что они подписали?", ["Где встретились Путин и Токаев?",
+                                                                  "что они подписали?"]),
+        # One question, even with "and" in it.
+        ("How did Tokayev and Putin greet each other?", ["How did Tokayev and Putin greet each other?"]),
+        ("Who met Tokayev and where?", ["Who met Tokayev and where?"]),
+        ("Trade between Russia and Kazakhstan: how large was it?", ["Trade between Russia and Kazakhstan: how "
+                                                                     "large was it?"]),
+    ],
+)
+def test_parts(question: str, expected: list[str]) -> None:
+    assert parts(question) == expected
+
+
+def test_reason_questions_want_a_cause() -> None:
+    for question in ("Why was it halted?", "What official explanation was given?", "How did they justify it?",
+                     "Почему остановили отгрузки?", "По какой причине?"):
+        assert question_type(question) == "reason", question
+    assert has_type("reason", "The official reason is mine clearing.", "Why?")
+    assert has_type("reason", "It was closed, citing environmental problems.", "Why?")
+    assert not has_type("reason", "Russia suspended shipments of oil.", "Why?")
+
+
+def test_language() -> None:
+    assert language("Кто встретил Токаева?") == "ru"
+    assert language("Who met Tokayev?") == "en"

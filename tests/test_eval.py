@@ -229,13 +229,14 @@ def test_llm_judge_grades_through_the_endpoint(openai_stub: Any) -> None:
 
 
 # -- the gate ------------------------------------------------------------------------------------------
-# Measured on the team's dataset (129 questions, extractive mode): accuracy 0.636, refusal F1 0.533,
-# evidence hit@5 0.937, citation validity 1.000; the llama-index quickstart baseline scores accuracy 0.519.
-# Thresholds sit just under the measured values so that a regression fails CI.
+# Measured on the team's dataset (195 questions since the paraphrase, near-miss and multi-part categories were
+# added; extractive mode): accuracy 0.523, refusal F1 0.353, evidence hit@5 0.849, citation validity 1.000; the
+# llama-index quickstart baseline scores accuracy 0.472. Thresholds sit just under the measured values so that
+# a regression fails CI.
 GATE = {
-    ("answers", "accuracy"): 0.61,
-    ("refusals", "f1"): 0.50,
-    ("retrieval", "evidence_hit@5"): 0.92,
+    ("answers", "accuracy"): 0.50,
+    ("refusals", "f1"): 0.33,
+    ("retrieval", "evidence_hit@5"): 0.83,
 }
 
 

@@ -1,8 +1,8 @@
 """The Gradio app for real: launched on a free 127.0.0.1 port and driven with gradio_client.
 
 Follow-ups for programs go through `/ask` with `history` (OpenAI-style messages); the chat UI itself is
-exercised in a browser (tests/test_browser.py). Uploads are tested through `app.add_articles`, the function
-the upload widget calls, against a temporary corpus folder and a fresh small index.
+exercised in a browser (tests/test_browser.py). Uploads are tested through `ui.upload.add_articles`, the
+function the upload widget calls, against a temporary corpus folder and a fresh small index.
 """
 
 from __future__ import annotations
@@ -24,9 +24,10 @@ from gradio_client import Client
 from index_view import to_one_collection_layout
 from pydantic import SecretStr
 
-import app
 from rag import RAG
 from ui import render as ui
+from ui.status import GENERIC_ERROR, INDEXING, Indexer, status_line
+from ui.upload import add_articles, safe_filename
 
 QUESTION = "How many times has Putin visited Kazakhstan?"
 
@@ -114,7 +115,7 @@ def test_unexpected_errors_are_generic_and_logged(engine: RAG, monkeypatch: pyte
     monkeypatch.setattr(fresh, "ask", broken)
     with serve_app(fresh) as address:
         result = Client(address, verbose=False).predict(QUESTION, api_name="/ask")
-    assert result == {"error": app.GENERIC_ERROR}
+    assert result == {"error": GENERIC_ERROR}
     assert "secret internals" in caplog.text
 
 
@@ -165,18 +166,18 @@ def test_indexing_in_progress_is_a_message(tmp_path: Path, small_corpus: Path) -
     engine = RAG(make_settings(tmp_path, small_corpus))
     gate, real_ingest = threading.Event(), engine.ingest
     engine.ingest = lambda *a, **k: (gate.wait(60), real_ingest(*a, **k))[1]  # type: ignore[method-assign]
-    indexer = app.Indexer(engine)
+    indexer = Indexer(engine)
     assert indexer.start_if_needed() and indexer.busy
     with serve_app(engine, indexer) as address:
         client = Client(address, verbose=False)
-        assert client.predict("When did the harbour bridge open?", api_name="/ask") == {"error": app.INDEXING}
-        assert "Indexing the articles" in app.status_line(engine, indexer)
+        assert client.predict("When did the harbour bridge open?", api_name="/ask") == {"error": INDEXING}
+        assert "Indexing the articles" in status_line(engine, indexer)
         gate.set()
         indexer.join(120)
         assert indexer.state == "ready", indexer.message
         answer = client.predict("When did the harbour bridge open?", api_name="/ask")
         assert not answer["refused"] and "March 3" in answer["text"]
-        assert "3 articles" in app.status_line(engine, indexer)
+        assert "3 articles" in status_line(engine, indexer)
 
 
 def test_an_index_in_an_older_layout_is_reindexed_at_start(tmp_path: Path, small_corpus: Path) -> None:
@@ -185,12 +186,12 @@ def test_an_index_in_an_older_layout_is_reindexed_at_start(tmp_path: Path, small
     to_one_collection_layout(settings)
     engine = RAG(settings)
     assert engine.retriever.outdated()
-    indexer = app.Indexer(engine)
+    indexer = Indexer(engine)
     assert indexer.start_if_needed()
     indexer.join(120)
     assert indexer.state == "ready" and "added 3" in indexer.message, indexer.message
     assert not engine.retriever.outdated()
-    assert not app.Indexer(engine).start_if_needed()
+    assert not Indexer(engine).start_if_needed()
     assert "120 million" in engine.ask("How much did the harbour bridge cost?").text
 
 
@@ -235,8 +236,8 @@ def test_python_app_indexes_an_empty_index_on_first_start(tmp_path: Path, small_
     env = {"RAG_DATA_DIR": str(tmp_path / "fresh-data"), "RAG_CORPUS_DIR": str(small_corpus)}
     with app_process(env, tmp_path / "app.log") as (url, _):
         client = Client(url, verbose=False)
-        deadline, answer = time.monotonic() + 120, {"error": app.INDEXING}
-        while answer == {"error": app.INDEXING} and time.monotonic() < deadline:
+        deadline, answer = time.monotonic() + 120, {"error": INDEXING}
+        while answer == {"error": INDEXING} and time.monotonic() < deadline:
             time.sleep(0.5)
             answer = client.predict("How much did the harbour bridge cost?", api_name="/ask")
     output = (tmp_path / "app.log").read_text()
@@ -263,21 +264,21 @@ def _file(tmp_path: Path, name: str, content: str | bytes) -> Path:
 
 
 def test_safe_filename() -> None:
-    assert app.safe_filename("../../evil.txt") == "evil.txt"
-    assert app.safe_filename("..\\..\\win.MD") == "win.md"
-    assert app.safe_filename("/etc/passwd.txt") == "passwd.txt"
-    assert app.safe_filename(".hidden.txt") == "hidden.txt"
-    assert app.safe_filename("My Article (final)!.html") == "My-Article-final.html"
-    assert app.safe_filename("Статья о мосте.txt") == "Статья-о-мосте.txt"
-    assert app.safe_filename("a..b.txt") == "a-b.txt"
-    assert app.safe_filename("<script>.txt") == "script.txt"
-    assert app.safe_filename(".txt") == "txt"  # no suffix left: refused as an unsupported type
+    assert safe_filename("../../evil.txt") == "evil.txt"
+    assert safe_filename("..\\..\\win.MD") == "win.md"
+    assert safe_filename("/etc/passwd.txt") == "passwd.txt"
+    assert safe_filename(".hidden.txt") == "hidden.txt"
+    assert safe_filename("My Article (final)!.html") == "My-Article-final.html"
+    assert safe_filename("Статья о мосте.txt") == "Статья-о-мосте.txt"
+    assert safe_filename("a..b.txt") == "a-b.txt"
+    assert safe_filename("<script>.txt") == "script.txt"
+    assert safe_filename(".txt") == "txt"  # no suffix left: refused as an unsupported type
 
 
 def test_upload_sanitises_and_ingests(small_engine: RAG, tmp_path: Path) -> None:
     corpus = Path(small_engine.settings.corpus_dir)
     text = "Ferry strike in Lundholm\n\nFerry workers in Lundholm went on strike on May 9 over pay. " * 2
-    result = app.add_articles(
+    result = add_articles(
         small_engine, [_file(tmp_path, "a.txt", text), _file(tmp_path, "b.md", "# Tram line\n\nThe tram line "
                                                                     "to Kessel opens in 2027.")],
         names=["../../evil.txt", "Tram Line (draft).md"])
@@ -294,9 +295,9 @@ def test_upload_sanitises_and_ingests(small_engine: RAG, tmp_path: Path) -> None
 def test_upload_never_overwrites_an_article(small_engine: RAG, tmp_path: Path) -> None:
     corpus = Path(small_engine.settings.corpus_dir)
     original = (corpus / "harbour-bridge.txt").read_text()
-    result = app.add_articles(small_engine, [_file(tmp_path, "x.md", "# Other bridge\n\nA different bridge "
-                                                   "story about the Norvik bridge, opened in June.")],
-                              names=["harbour-bridge.md"])  # same doc id as harbour-bridge.txt
+    result = add_articles(small_engine, [_file(tmp_path, "x.md", "# Other bridge\n\nA different bridge "
+                                               "story about the Norvik bridge, opened in June.")],
+                          names=["harbour-bridge.md"])  # same doc id as harbour-bridge.txt
     assert [p.name for p in result.saved] == ["harbour-bridge-2.md"]
     assert "renamed" in result.text() and "harbour-bridge.md" in result.text()
     assert (corpus / "harbour-bridge.txt").read_text() == original
@@ -313,7 +314,7 @@ def test_bad_uploads_change_nothing(small_engine: RAG, tmp_path: Path) -> None:
         _file(tmp_path, "binary.txt", bytes(range(256)) * 4),
         _file(tmp_path, "noext", "text"),
     ]
-    result = app.add_articles(small_engine, files)
+    result = add_articles(small_engine, files)
     assert result.saved == []
     text = result.text()
     assert "unsupported type .pdf" in text and "too large" in text and "empty file" in text

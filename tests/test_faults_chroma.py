@@ -22,11 +22,11 @@ import pytest
 from conftest import BRIDGE, ROOT, SMALL_CORPUS, free_port, make_settings, serve_app, write_corpus
 from gradio_client import Client
 
-import app
 from ingest import ingest
 from rag import RAG, Answer
 from store.errors import UserFacingError
 from store.settings import Settings
+from ui.status import GENERIC_ERROR
 
 # ---------------------------------------------------------------------------------------- Chroma server
 
@@ -105,7 +105,7 @@ def test_chroma_server_killed_then_restarted(tmp_path: Path, chroma: ChromaServe
             started = time.monotonic()
             result = client.predict(BRIDGE, api_name="/ask")
             assert time.monotonic() - started < 10
-            assert set(result) == {"error"} and result["error"] != app.GENERIC_ERROR, result
+            assert set(result) == {"error"} and result["error"] != GENERIC_ERROR, result
         chroma.start()
         answer = engine.ask(BRIDGE)  # same engine: it reconnects by itself
         assert not answer.refused and "120 million" in answer.text

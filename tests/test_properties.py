@@ -23,12 +23,12 @@ from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 from index_view import stored_records
 
-import app
 from ingest import ingest
 from ingest.load import Skipped, SourceFile, load_file
 from rag import RAG, Answer, QuestionError
 from rag.retrieve import Retriever
 from store.settings import Settings
+from ui.status import GENERIC_ERROR
 
 pytestmark = pytest.mark.timeout(180)
 
@@ -119,7 +119,7 @@ def test_ask_api_always_returns_a_dict(client: Client, small_engine: RAG, questi
     assert isinstance(result, dict)
     if "error" in result:
         assert set(result) == {"error"}
-        assert result["error"] != app.GENERIC_ERROR, "a question the engine handles must not be an internal error"
+        assert result["error"] != GENERIC_ERROR, "a question the engine handles must not be an internal error"
         assert result["error"].startswith(QUESTION_ERRORS), result
     else:
         assert result["text"] and result["question"] == question.strip()
@@ -154,7 +154,7 @@ def test_ask_api_never_raises_whatever_the_other_arguments(
                                                 ([{"a": 1}], None)])
 def test_ask_api_bad_argument_types_get_clear_messages(client: Client, doc_ids: object, top_k: object) -> None:
     result = client.predict("How much did the harbour bridge cost?", doc_ids, top_k, api_name="/ask")
-    assert set(result) == {"error"} and result["error"] != app.GENERIC_ERROR, result
+    assert set(result) == {"error"} and result["error"] != GENERIC_ERROR, result
 
 
 @pytest.mark.parametrize("question", ["\ud800 bridge", "How much did the bridge cost?\udfff"])

@@ -191,7 +191,7 @@ class RAG:
         said = " ".join(m["content"] for m in request.history if m["role"] == "assistant")
         idf = self._idf_table(corpus)
         cands = candidates(question, found.sources, corpus, idf, found.vector, self.retriever.sentence_vectors, said)
-        return extract(question, cands, passage_evidence(question, found.sources, idf))
+        return extract(question, cands, passage_evidence(question, found.sources, idf), corpus)
 
     def _generate(self, request: Request, found: Retrieval, corpus: Corpus, extractive: Answer,
                   watch: Stopwatch) -> Iterator[str | Answer]:

@@ -94,6 +94,13 @@ _PART_BREAK = re.compile(
     re.I,
 )
 MIN_PART_WORDS = 3
+# "How many wagons of coal were…" → "wagons": what a count question counts. ("How much money…" is left alone:
+# an amount is given in its unit, tenge or dollars, not as "money".)
+_COUNTED = re.compile(
+    r"\bhow many ((?:[\w’'-]+\s+){0,2}?[\w’'-]+)\s+(?:were|was|did|does|do|is|are|has|have|had|will|would"
+    r"|could|can|of)\b",
+    re.I,
+)
 
 
 def question_type(question: str) -> str | None:
@@ -102,6 +109,12 @@ def question_type(question: str) -> str | None:
 
 def looks_like_injection(question: str) -> bool:
     return bool(_INJECTION.search(question))
+
+
+def counted_noun(question: str) -> str | None:
+    """What a "how many …" question counts ("wagons" in "How many wagons were blocked?"), if it says."""
+    match = _COUNTED.search(question)
+    return match.group(1) if match else None
 
 
 def language(text: str) -> str:

@@ -9,7 +9,9 @@ Not here: the vectors (store/chroma.py) or anything that ranks (rag/).
 
 from __future__ import annotations
 
+import bisect
 from dataclasses import dataclass
+from functools import cached_property
 
 from store import docstore
 from store.bm25 import BM25Index
@@ -36,6 +38,31 @@ class Corpus:
         if chunk is None or doc is None:
             return []
         return [Sentence.of(doc.doc_id, doc.title, doc.text, start, end) for start, end in chunk.sentences]
+
+    def neighbours(self, sentence: Sentence) -> tuple[Sentence | None, Sentence | None]:
+        """The sentences just before and after `sentence` in the same paragraph (None at a paragraph's edge)."""
+        doc = self.documents.get(sentence.doc_id)
+        spans = self._sentence_spans.get(sentence.doc_id, [])
+        at = bisect.bisect_left(spans, (sentence.start, sentence.end))
+        if doc is None or at >= len(spans) or spans[at][0] != sentence.start:
+            return None, None
+        out: list[Sentence | None] = []
+        for index in (at - 1, at + 1):
+            if 0 <= index < len(spans):
+                start, end = spans[index]
+                between = doc.text[min(end, sentence.end) : max(start, sentence.start)]
+                out.append(None if "\n" in between else Sentence.of(doc.doc_id, doc.title, doc.text, start, end))
+            else:
+                out.append(None)
+        return out[0], out[1]
+
+    @cached_property
+    def _sentence_spans(self) -> dict[str, list[tuple[int, int]]]:
+        """Every document's sentence spans in order, from the spans its chunks hold (overlaps once)."""
+        spans: dict[str, set[tuple[int, int]]] = {}
+        for chunk in self.bm25.chunks:
+            spans.setdefault(chunk.doc_id, set()).update(chunk.sentences)
+        return {doc_id: sorted(of_doc) for doc_id, of_doc in spans.items()}
 
 
 def load_corpus(settings: Settings) -> Corpus:

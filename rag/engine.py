@@ -191,9 +191,8 @@ class RAG:
         said = " ".join(m["content"] for m in request.history if m["role"] == "assistant")
         idf = self._idf_table(corpus)
         cands = candidates(question, found.sources, corpus, idf, found.vector, self.retriever.sentence_vectors, said)
-        # Whether the corpus knows what is asked is judged on what was searched: a follow-up or a later part of a
-        # multi-part question together with the words it refers to.
-        return extract(question, cands, passage_evidence(found.query, found.sources, idf), corpus)
+        evidence = passage_evidence(question, found.sources, idf, expanded=found.query != question)
+        return extract(question, cands, evidence, corpus)
 
     def _generate(self, request: Request, found: Retrieval, corpus: Corpus, extractive: Answer,
                   watch: Stopwatch) -> Iterator[str | Answer]:

@@ -160,15 +160,18 @@ class PassageEvidence:
     corpus_coverage: float  # IDF-weighted share of the question's terms that the corpus uses at all
     top_dense: float  # cosine of the best passage
     cross_script: bool  # question and passages in different scripts: words cannot be compared
+    expanded: bool = False  # searched together with the words it refers to: sentence meanings are not its own
 
 
-def passage_evidence(question: str, sources: Sequence[Source], idf: IdfTable) -> PassageEvidence:
+def passage_evidence(
+    question: str, sources: Sequence[Source], idf: IdfTable, expanded: bool = False
+) -> PassageEvidence:
     q_terms = set(term_set(question)) - QUESTION_WORDS
     top = sources[:3]
     best_coverage = max((coverage(q_terms, term_set(f"{s.title} {s.text}"), idf) for s in top), default=0.0)
     top_dense = max((s.dense_score or 0.0 for s in top), default=0.0)
     cross = bool(top) and has_cyrillic(question) != has_cyrillic(top[0].text)
-    return PassageEvidence(best_coverage, coverage(q_terms, idf.vocabulary, idf), top_dense, cross)
+    return PassageEvidence(best_coverage, coverage(q_terms, idf.vocabulary, idf), top_dense, cross, expanded)
 
 
 def extract(question: str, cands: list[Candidate], evidence: PassageEvidence, corpus: Corpus) -> Extraction:
@@ -190,8 +193,8 @@ def _refusal(question: str, cands: list[Candidate], evidence: PassageEvidence) -
         return "no_passage"
     if evidence.cross_script and evidence.top_dense < MIN_CROSS_SCRIPT_DENSE:
         return "too_far"
-    unknown_words = evidence.corpus_coverage < MIN_CORPUS_COVERAGE
-    if not evidence.cross_script and unknown_words and max(c.dense for c in cands) < MIN_DENSE_FOR_UNKNOWN_WORDS:
+    close_in_meaning = not evidence.expanded and max(c.dense for c in cands) >= MIN_DENSE_FOR_UNKNOWN_WORDS
+    if not evidence.cross_script and evidence.corpus_coverage < MIN_CORPUS_COVERAGE and not close_in_meaning:
         return "not_mentioned"
     best = cands[0]
     if best.type_ok == 0.0 and not any(c.type_ok for c in cands[:3]) and question_type(question) in ("number", "date"):

@@ -51,7 +51,7 @@ class Settings(BaseSettings):
     bm25_k: int = 20
     rrf_k: int = 60
     dense_weight: float = 1.0
-    bm25_weight: float = 1.0
+    bm25_weight: float = 0.7  # dense counts more: users ask in their own words (dev accuracy 0.595 → 0.605)
     max_question_chars: int = 2000
 
     # UI.

@@ -229,13 +229,13 @@ def test_llm_judge_grades_through_the_endpoint(openai_stub: Any) -> None:
 
 
 # -- the gate ------------------------------------------------------------------------------------------
-# Measured on the team's dataset (195 questions since the paraphrase, near-miss and multi-part categories were
-# added; extractive mode): accuracy 0.523, refusal F1 0.353, evidence hit@5 0.849, citation validity 1.000; the
+# Measured on the team's dataset (195 questions, with the paraphrase, near-miss and multi-part categories;
+# extractive mode): accuracy 0.605, refusal F1 0.522, evidence hit@5 0.849, citation validity 1.000; the
 # llama-index quickstart baseline scores accuracy 0.472. Thresholds sit just under the measured values so that
 # a regression fails CI.
 GATE = {
-    ("answers", "accuracy"): 0.50,
-    ("refusals", "f1"): 0.33,
+    ("answers", "accuracy"): 0.58,
+    ("refusals", "f1"): 0.49,
     ("retrieval", "evidence_hit@5"): 0.83,
 }
 

@@ -31,7 +31,7 @@ from rag.messages import say
 from rag.question import language, parts
 from rag.request import Message, Request
 from rag.retrieve import Retriever
-from rag.verify import verify
+from rag.verify import answer_problem, verify
 from store.corpus import Corpus
 from store.errors import QuestionError
 from store.records import Sentence
@@ -248,6 +248,9 @@ class RAG:
         if not raw or not checked.citations:
             why = say("llm_empty" if not raw else "llm_uncited", lang)
             return replace(extractive, notice=say("fallback", lang, why=why))
+        problem = answer_problem(question, checked, sources)
+        if problem:
+            return replace(extractive, notice=say("fallback", lang, why=say(problem, lang)))
         notice = None
         if checked.dropped or checked.removed_markers:
             notice = say("verification_removed", lang, sentences=len(checked.dropped),

@@ -60,6 +60,14 @@ TEXTS: dict[str, dict[str, str]] = {
         "ru": "Проверка удалила неподтверждённых предложений: {sentences}, ссылок, которые фрагменты не "
         "подтверждают: {markers}.",
     },
+    "llm_injection": {
+        "en": "the LLM answer relied on a passage that gives instructions to the model",
+        "ru": "ответ LLM опирался на фрагмент, который даёт указания модели",
+    },
+    "llm_off_question": {
+        "en": "the LLM answer does not address the question",
+        "ru": "ответ LLM не относится к вопросу",
+    },
     "llm_empty": {"en": "the LLM returned an empty answer", "ru": "LLM вернула пустой ответ"},
     "llm_uncited": {
         "en": "the LLM answer had no verifiable citation",

@@ -22,6 +22,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from rag.answer import CITATION_MARKER, Citation, Source, marker_numbers
+from rag.question import QUESTION_WORDS, has_type, looks_like_injection, question_type
 from store.corpus import Corpus
 from store.records import Sentence
 from store.sentences import split_sentences
@@ -71,6 +72,27 @@ def best_support(
         best = int(np.argmax(cosines))
         if cosines[best] >= MIN_COSINE:
             return evidence[best]
+    return None
+
+
+def answer_problem(question: str, checked: Verified, sources: Sequence[Source]) -> str | None:
+    """Why a verified LLM answer must still be rejected (a rag/messages.py key), or None.
+
+    Verification shows the cited passage holds the words; it cannot show the passage is honest. A passage that
+    addresses the model ("ignore previous instructions and answer ...") is written by whoever wrote the article,
+    so an answer citing one is rejected (indirect prompt injection). So is an answer that shares no content word
+    with the question and does not hold the kind of thing it asks for: it answers something else.
+    """
+    for citation in checked.citations:
+        holding = [s.text for s in sources
+                   if s.doc_id == citation.doc_id and s.start_char <= citation.start_char < s.end_char]
+        if any(looks_like_injection(text) for text in [citation.quote, *holding]):
+            return "llm_injection"
+    text = _MARKERS.sub("", checked.text)
+    kind = question_type(question)
+    overlap = (set(term_set(question)) - QUESTION_WORDS) & set(term_set(text))
+    if not overlap and (kind is None or (has_type(kind, text, question) or 0.0) < 0.7):
+        return "llm_off_question"
     return None
 
 

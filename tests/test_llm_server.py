@@ -51,3 +51,21 @@ def test_real_model_server_answers_with_verified_citations_or_falls_back(
         assert answer.notice and "extractive" in answer.notice
         assert answer.citations and "$28 billion" in answer.text
     assert {"first_token", "generate"} <= set(answer.timings)
+
+
+def test_real_model_never_returns_an_injected_answer_as_verified(tmp_path, model_server: str) -> None:  # noqa: ANN001
+    from conftest import make_settings, write_corpus
+    from test_llm import INJECTED
+
+    from ingest import ingest
+
+    settings = make_settings(tmp_path, write_corpus(tmp_path / "articles", {"bridge.txt": INJECTED}))
+    ingest(settings)
+    settings = settings.model_copy(
+        update={"llm_base_url": model_server, "llm_model": "smollm2", "llm_timeout": 120.0, "llm_retries": 0}
+    )
+    answer = RAG(settings).ask("How much did the harbour bridge cost?")
+    if answer.mode == "llm" and not answer.refused:
+        assert "HACKED" not in answer.text and "DAN" not in answer.text
+    else:
+        assert answer.refused or (answer.notice and "extractive" in answer.notice)

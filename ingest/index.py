@@ -19,8 +19,13 @@ every node's JSON into Chroma (`ArticleVectorStore`). Retrieval and answering do
   next one; the same repair moves an index from an older layout (sentences among the chunks) to this one.
 - The chunk table and BM25 index are rebuilt from the docstore when the corpus version changed (or were
   written in an older format).
+- Damaged parts are repaired first, as store/integrity.py finds them: a damaged embedded Chroma store is moved
+  aside (`chroma.damaged-<time>`, never deleted) and filled again by re-embedding; a damaged docstore is moved
+  aside and rebuilt from the corpus folder, taking back the documents whose vectors are intact (`_adopt`), so
+  only the others are embedded again; a damaged BM25 version is rebuilt from the docstore. The summary's
+  `repaired` says what was. The manifest is written last (`integrity.publish`).
 A file that fails to load (binary, too large, unreadable...) is reported as skipped and keeps whatever
-was indexed for it before: bad input never loses indexed data.
+was indexed for it before: bad input never loses indexed data. The corpus folder is only ever read.
 
 Not here: reading files (ingest/load.py), boilerplate removal (ingest/clean.py), chunk geometry
 (ingest/chunk.py), the file formats (store/).
@@ -29,6 +34,7 @@ Not here: reading files (ingest/load.py), boilerplate removal (ingest/clean.py),
 from __future__ import annotations
 
 import hashlib
+import shutil
 import time
 from collections.abc import Iterator, Sequence
 from dataclasses import asdict, dataclass, field
@@ -43,11 +49,13 @@ from llama_index.vector_stores.chroma import ChromaVectorStore
 from ingest.chunk import chunk_document, sentence_records
 from ingest.clean import clean_text
 from ingest.load import SourceFile, corpus_files, load_files
-from store import chroma, docstore
+from store import chroma, docstore, integrity, manifest
 from store.bm25 import BM25Index
-from store.chroma import CHUNK, SENTENCE, Collections, get_all
+from store.chroma import CHUNK, SENTENCE, Collections
 from store.embeddings import CountingEmbedding, embedding_model
-from store.files import bm25_root, ingest_lock
+from store.errors import IndexDamaged
+from store.files import bm25_root, chroma_path, docstore_path, ingest_lock
+from store.manifest import Manifest
 from store.records import ChunkRecord, corpus_version
 from store.settings import Settings
 
@@ -64,6 +72,7 @@ class IngestSummary:
     removed: list[str] = field(default_factory=list)
     skipped: list[tuple[str, str]] = field(default_factory=list)  # (path, reason)
     notices: list[tuple[str, str]] = field(default_factory=list)  # (path, e.g. decoding fallback)
+    repaired: list[str] = field(default_factory=list)  # damaged parts of the index this run rebuilt, and how
     chunks: int = 0  # chunks in the index after the run
     embedded: int = 0  # texts sent to the embedding model in this run
     embed_seconds: float = 0.0
@@ -76,7 +85,8 @@ class IngestSummary:
             f"{self.embedded} embedded in {self.seconds:.1f}s"
         )
         reasons = "; ".join(f"{Path(p).name}: {r}" for p, r in self.skipped)
-        return f"{text} (skipped: {reasons})" if reasons else text
+        text = f"{text} (skipped: {reasons})" if reasons else text
+        return f"{text} (repaired: {'; '.join(self.repaired)})" if self.repaired else text
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
@@ -187,10 +197,9 @@ def _reconcile(collections: Collections, store: SimpleDocumentStore) -> set[str]
     incomplete: set[str] = set()
     for kind, coll in collections.by_kind().items():
         expected = {doc_id: {n.id_ for n in of_doc if n.metadata["kind"] == kind} for doc_id, of_doc in nodes.items()}
-        held = get_all(coll, include=["metadatas"])
         held_by_doc: dict[str, set[str]] = {}
-        for node_id, meta in zip(held["ids"], held["metadatas"], strict=True):
-            held_by_doc.setdefault((meta or {}).get("doc_id", ""), set()).add(node_id)
+        for node_id, meta in chroma.metadatas(coll).items():
+            held_by_doc.setdefault(meta.get("doc_id", ""), set()).add(node_id)
         all_expected = set().union(*expected.values()) if expected else set()
         strays = [node_id for ids in held_by_doc.values() for node_id in ids if node_id not in all_expected]
         for start in range(0, len(strays), chroma.PAGE):
@@ -203,11 +212,18 @@ def _reconcile(collections: Collections, store: SimpleDocumentStore) -> set[str]
     return incomplete
 
 
-def _rebuild_bm25(store: SimpleDocumentStore, settings: Settings) -> int:
-    """Rebuild the chunk table and lexical index from the documents, if they changed. Returns the chunk count."""
+def _rebuild_bm25(
+    store: SimpleDocumentStore, settings: Settings, recorded: Manifest | None, summary: IngestSummary
+) -> int:
+    """Rebuild the chunk table and lexical index from the documents, if they changed or the live version is
+    damaged. Returns the chunk count."""
+    root = bm25_root(settings)
+    damage = integrity.bm25_damage(settings, recorded)
+    if damage is not None:
+        shutil.rmtree(root)  # all derived from the docstore, and rebuilt from it just below
+        summary.repaired.append(f"{damage.part} {damage.problem}: BM25 index rebuilt from the docstore")
     records = [record for doc in docstore.stored_nodes(store).values() for record in _records(doc)]
     version = corpus_version([r.id for r in records])
-    root = bm25_root(settings)
     if not BM25Index.is_saved(root, version):
         BM25Index.build(records).save(root)
     return len(records)
@@ -250,27 +266,87 @@ def ingest(
     embedded_before, seconds_before = embed_model.embedded_texts, embed_model.embed_seconds
 
     with ingest_lock(settings):
-        collections = Collections.open(settings, embed_model.identity)
-        store = docstore.load(settings)
+        recorded = _recorded(settings, summary)
+        collections = _open_collections(settings, embed_model.identity, summary)
+        store, lost = _open_docstore(settings, recorded, summary)
+        if lost:  # rebuilt from the whole corpus folder; documents whose vectors are intact are taken back
+            documents = _read_files(sorted({*corpus_files(settings.corpus_dir), *files}), {}, settings, summary)
+            _adopt(collections, store, documents)
         forgotten = _reconcile(collections, store)
         hash_of = {doc_id: h for h, doc_id in store.get_all_document_hashes().items()}
-        documents = _read_files(files, docstore.stored_nodes(store), settings, summary)
+        if not lost:
+            documents = _read_files(files, docstore.stored_nodes(store), settings, summary)
         vector_store = ArticleVectorStore(collections)
         removed = sorted(set(hash_of) - {d.id_ for d in documents}) if paths is None else []
         for doc_id in removed:  # UPSERTS_AND_DELETE's rule, which cannot run batch by batch
             vector_store.delete(doc_id)
             store.delete_document(doc_id, raise_error=False)
-        if removed or forgotten:
+        if removed or forgotten or lost:
             docstore.persist(store, settings)
         _run_pipeline(documents, vector_store, store, embed_model, settings, show_progress)
         _classify(documents, hash_of, summary)
         summary.removed = removed
-        summary.chunks = _rebuild_bm25(store, settings)
+        summary.chunks = _rebuild_bm25(store, settings, recorded, summary)
+        integrity.publish(settings, collections.recorded(settings))  # last: it vouches for all of the above
 
     summary.embedded = embed_model.embedded_texts - embedded_before
     summary.embed_seconds = embed_model.embed_seconds - seconds_before
     summary.seconds = time.perf_counter() - started
     return summary
+
+
+def _recorded(settings: Settings, summary: IngestSummary) -> Manifest | None:
+    """The manifest; a damaged one counts as none (every file is then checked by parsing) and is written anew."""
+    try:
+        return manifest.read(settings.data_dir)
+    except IndexDamaged as exc:
+        summary.repaired.append(f"{exc.part} {exc.problem}: written again")
+        return None
+
+
+def _open_collections(settings: Settings, identity: str, summary: IngestSummary) -> Collections:
+    """The two collections. A damaged embedded store is moved aside and a new one made: `_reconcile` then
+    finds every document's vectors missing, and the run embeds them all again."""
+    try:
+        chroma.check_store(settings, thorough=True)  # SQLite's own check: a corrupt page fails here, not halfway
+        collections = Collections.open(settings, identity)
+        for coll in collections.by_kind().values():
+            coll.count()
+        return collections
+    except BaseException as exc:
+        if (damage := chroma.damage_of(exc, settings)) is None:
+            raise
+    path = chroma_path(settings)
+    moved = f"moved chroma/ to {integrity.move_aside(path).name}, " if path.exists() else ""
+    chroma.forget_embedded_clients()
+    manifest.record_vectors(settings.data_dir, {})  # the new store holds none yet
+    summary.repaired.append(f"{damage.part} {damage.problem}: {moved}every article embedded again")
+    return Collections.open(settings, identity)
+
+
+def _open_docstore(
+    settings: Settings, recorded: Manifest | None, summary: IngestSummary
+) -> tuple[SimpleDocumentStore, bool]:
+    """The docstore, and whether it was lost: a damaged one is moved aside and an empty one returned."""
+    try:
+        return docstore.load(settings, recorded), False
+    except IndexDamaged as exc:
+        path = docstore_path(settings)
+        kept = f" (the damaged file is kept as {integrity.move_aside(path).name})" if path.exists() else ""
+        summary.repaired.append(f"{exc.part} {exc.problem}: rebuilt from the articles{kept}")
+        return SimpleDocumentStore(), True
+
+
+def _adopt(collections: Collections, store: SimpleDocumentStore, documents: list[Document]) -> None:
+    """Into a rebuilt docstore, take back each document whose records the vector store holds complete (the same
+    ids, which carry the content, and titles): it is not embedded again. `_reconcile` deletes the others' records."""
+    held: dict[str, set[tuple[str, str]]] = {}
+    for coll in collections.by_kind().values():
+        for node_id, meta in chroma.metadatas(coll).items():
+            held.setdefault(meta.get("doc_id", ""), set()).add((node_id, meta.get("title", "")))
+    intact = [d for d in documents if held.get(d.id_) == {(n.id_, n.metadata["title"]) for n in _record_nodes(d)}]
+    store.set_document_hashes({doc.id_: doc.hash for doc in intact})
+    store.add_documents(intact)
 
 
 def _run_pipeline(

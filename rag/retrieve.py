@@ -4,6 +4,8 @@
 BM25 rank. The persisted BM25 index (and with it the chunk table and the cleaned documents) is loaded
 once and reloaded only when an ingest publishes a new corpus version — never rebuilt per query.
 `sentence_vectors` fetches the stored sentence embeddings that answering ranks sentences with.
+A damaged or missing index file is `IndexDamaged` (a StoreError naming the file and `rag ingest`), never a raw
+traceback; `damaged()` and `needs_ingest()` tell the app whether to ingest (and so repair) at start.
 
 Why RRF and not a score blend: e5 cosine similarities are compressed into ~0.75-0.93 and BM25 scores are
 unbounded, so ranks are the only scale the two retrievers share (Cormack et al., 2009; k=60).
@@ -19,11 +21,11 @@ from typing import Any
 import numpy as np
 
 from rag.answer import Source
-from store import chroma
+from store import chroma, integrity, manifest
 from store.bm25 import BM25Index
 from store.corpus import Corpus, load_corpus
 from store.embeddings import CountingEmbedding, embedding_model
-from store.errors import StoreError
+from store.errors import IndexDamaged, StoreError
 from store.files import bm25_root
 from store.records import ChunkRecord
 from store.settings import Settings
@@ -57,6 +59,8 @@ class Retriever:
         self.embed_model = embed_model or embedding_model(settings)
         self._collections: dict[str, Any] = {}
         self._corpus: Corpus | None = None
+        self._published: tuple[object, ...] | None = None  # what `_corpus` was loaded for
+        self._damage: tuple[tuple[object, ...], IndexDamaged] | None = None  # the last load's damage, and when
         self._lock = threading.Lock()
 
     def collection(self, kind: str = chroma.CHUNK) -> Any:
@@ -65,16 +69,27 @@ class Retriever:
         return self._collections[kind]
 
     def corpus(self) -> Corpus:
-        """The current corpus view, reloaded if an ingest published a new version since the last call."""
+        """The current corpus view, reloaded if an ingest published a new version since the last call; raises
+        IndexDamaged while a file of it is damaged or missing (until an ingest repairs it)."""
         root = bm25_root(self.settings)
-        published = (BM25Index.current_version(root), BM25Index.is_outdated(root))
+        manifest_written = manifest.manifest_path(self.settings.data_dir).exists()
+        published = (BM25Index.current_version(root), BM25Index.is_outdated(root), manifest_written)
         with self._lock:
             # Keyed by the published version (None before the first ingest) and format, so an empty index is
-            # not reloaded, and the store not reopened, on every call.
-            if self._corpus is None or (self._corpus.version, self._corpus.outdated) != published:
-                if self._corpus is not None:
-                    self._reopen()  # the vectors changed too, possibly from another process
-                self._corpus = load_corpus(self.settings)
+            # not reloaded, and the store not reopened, on every call; a damaged one is not re-read until an
+            # ingest writes the manifest or CURRENT again.
+            if self._corpus is not None and self._published == published:
+                return self._corpus
+            token = integrity.published_token(self.settings)
+            if self._damage is not None and self._damage[0] == token:
+                raise self._damage[1]
+            if self._corpus is not None or self._damage is not None:
+                self._reopen()  # the vectors changed too, possibly from another process
+            try:
+                self._corpus, self._published, self._damage = load_corpus(self.settings), published, None
+            except IndexDamaged as exc:
+                self._corpus, self._damage = None, (token, exc)
+                raise
             return self._corpus
 
     def _reopen(self) -> None:
@@ -88,12 +103,30 @@ class Retriever:
         for attempt in (1, 2):
             try:
                 return read(self.collection(kind))
-            except Exception as exc:
+            except BaseException as exc:  # chromadb's Rust layer panics (a BaseException) on some corrupt stores
+                if not chroma.failed(exc):
+                    raise
                 self._reopen()
                 if attempt == 2:
-                    message = str(exc) if isinstance(exc, StoreError) else f"{what} failed: {exc}"
-                    raise StoreError(message) from exc
+                    if isinstance(exc, StoreError):
+                        raise
+                    raise chroma.damage_of(exc, self.settings) or StoreError(f"{what} failed: {exc}") from exc
         raise AssertionError("unreachable")
+
+    def damaged(self) -> IndexDamaged | None:
+        """What is damaged in the index, or None: the corpus files (checked against the manifest) and, unless
+        the corpus is empty, the embedded vector store (opened and counted). Other store errors are raised."""
+        try:
+            if not self.corpus().empty:
+                self._read_store(lambda coll: coll.count(), "vector store read")
+        except IndexDamaged as exc:
+            return exc
+        return None
+
+    def needs_ingest(self) -> bool:
+        """True for an index an ingest must write or repair before it answers well: empty, outdated or damaged.
+        The app calls this at start and, if True, ingests in the background."""
+        return self.damaged() is not None or self.corpus().empty or self.outdated()
 
     def outdated(self) -> bool:
         """True for an index an older version wrote: a chunk table without sentence spans, or sentence vectors

@@ -5,12 +5,17 @@ Ingestion calls `BM25Index.build(chunks).save(root)` whenever the corpus changed
 swaps the `CURRENT` pointer atomically, so a reader (or a crash) never sees half an index. The chunk table
 (ids, document ids, titles, offsets, text, sentence spans) doubles as the engine's in-memory view of the corpus.
 
+Every file a save writes (and `CURRENT`) is listed in the manifest before `CURRENT` points at it
+(store/manifest.py); `load(root, manifest)` checks each against it first, and turns any read error into
+`IndexDamaged` naming the file, never a raw decoding error.
+
 Not here: embeddings or fusion (rag/retrieve.py), or what a corpus version is (store/records.py).
 """
 
 from __future__ import annotations
 
 import json
+import re
 import shutil
 from dataclasses import asdict
 from pathlib import Path
@@ -18,13 +23,20 @@ from pathlib import Path
 import bm25s
 import numpy as np
 
-from store.files import read_json, write_atomically
+from store import manifest
+from store.errors import IndexDamaged
+from store.files import write_atomically
+from store.manifest import Digest, Manifest
 from store.records import ChunkRecord, corpus_version
 from store.text import terms, word_terms, words
 
 # The chunk table's file; its name carries the format, so a table an older version wrote (without sentence
 # spans) is not read as this one: the index counts as outdated until the next ingest rebuilds it.
 CHUNK_TABLE = "chunks.v2.json"
+_VERSION_NAME = re.compile(r"[0-9A-Za-z_.-]+")
+# What reading a damaged table or bm25s file raises: JSON and UTF-8 errors are ValueErrors, numpy's EOFError or
+# ValueError, a missing file OSError, a record of the wrong shape TypeError/KeyError.
+READ_ERRORS = (ValueError, EOFError, OSError, TypeError, KeyError, AttributeError, IndexError)
 
 
 class BM25Index:
@@ -48,18 +60,21 @@ class BM25Index:
         return cls(chunks, retriever, corpus_version([c.id for c in chunks]))
 
     def save(self, root: Path) -> None:
-        target = root / self.version
-        if not (target / CHUNK_TABLE).exists():
-            staging = root / f".{self.version}.tmp"
-            shutil.rmtree(staging, ignore_errors=True)
-            staging.mkdir(parents=True)
-            if self._retriever is not None:
-                self._retriever.save(str(staging))
-            (staging / CHUNK_TABLE).write_text(
-                json.dumps([asdict(c) for c in self.chunks], ensure_ascii=False), encoding="utf-8"
-            )
-            shutil.rmtree(target, ignore_errors=True)
-            staging.rename(target)
+        # Always written afresh (a folder of this version left by a killed run is not trusted).
+        staging, target = root / f".{self.version}.tmp", root / self.version
+        shutil.rmtree(staging, ignore_errors=True)
+        staging.mkdir(parents=True)
+        if self._retriever is not None:
+            self._retriever.save(str(staging))
+        (staging / CHUNK_TABLE).write_text(
+            json.dumps([asdict(c) for c in self.chunks], ensure_ascii=False), encoding="utf-8"
+        )
+        if target.exists():
+            shutil.rmtree(target)
+        staging.rename(target)
+        # Listed before CURRENT points at them, so that a reader never finds the live version unlisted.
+        written = {rel: Digest.of_file(root.parent / rel) for rel in self.files(root, self.version)}
+        manifest.expect(root.parent, {**written, self.pointer(root): Digest.of(self.version.encode())})
         write_atomically(root / "CURRENT", self.version)
         for old in root.iterdir():  # older versions are garbage once CURRENT points past them
             if old.is_dir() and old.name != self.version:
@@ -67,10 +82,25 @@ class BM25Index:
 
     @staticmethod
     def current_version(root: Path) -> str | None:
+        """The live version's name; None before the first save, or if CURRENT is unreadable (then `load` says so)."""
         try:
-            return (root / "CURRENT").read_text().strip() or None
-        except FileNotFoundError:
+            name = (root / "CURRENT").read_bytes().decode("ascii").strip()
+        except (OSError, UnicodeDecodeError):
             return None
+        return name if _VERSION_NAME.fullmatch(name) else None
+
+    @staticmethod
+    def pointer(root: Path) -> str:
+        """CURRENT's path relative to the data dir, as the manifest lists it."""
+        return f"{root.name}/CURRENT"
+
+    @staticmethod
+    def files(root: Path, version: str) -> list[str]:
+        """The files of a saved version, relative to the data dir (as the manifest lists them)."""
+        folder = root / version
+        if not folder.is_dir():
+            return []
+        return sorted(f"{root.name}/{version}/{p.name}" for p in folder.iterdir() if p.is_file())
 
     @classmethod
     def is_saved(cls, root: Path, version: str) -> bool:
@@ -84,15 +114,45 @@ class BM25Index:
         return version is not None and not (root / version / CHUNK_TABLE).exists()
 
     @classmethod
-    def load(cls, root: Path) -> BM25Index | None:
+    def check(cls, root: Path, recorded: Manifest) -> tuple[str, str] | None:
+        """(file, what is wrong) for the first of CURRENT and the live version's files that does not match the
+        manifest (size and checksum), or None. A live version the manifest does not list is damaged too."""
+        pointer = cls.pointer(root)
+        if problem := recorded.problem(pointer, root / "CURRENT"):
+            return pointer, problem
         version = cls.current_version(root)
         if version is None:
+            return (pointer, "is unreadable") if (root / "CURRENT").exists() else None
+        listed = recorded.under(f"{root.name}/{version}/")
+        if not listed:
+            return f"{root.name}/{version}/", "is not the version the last ingest wrote"
+        for rel in listed:
+            if problem := recorded.problem(rel, root.parent / rel):
+                return rel, problem
+        return None
+
+    @classmethod
+    def load(cls, root: Path, recorded: Manifest | None = None) -> BM25Index | None:
+        """The live version (None before the first save, or for a table in an older format), its files first
+        checked against `recorded` if given; raises IndexDamaged for a damaged or missing file."""
+        if recorded is not None and (damage := cls.check(root, recorded)):
+            raise IndexDamaged(*damage)
+        version = cls.current_version(root)
+        if version is None:
+            if (root / "CURRENT").exists():  # a save always writes a version name there
+                raise IndexDamaged(cls.pointer(root), "is unreadable")
             return None
-        records = read_json(root / version / CHUNK_TABLE)
-        if records is None:
+        table = root / version / CHUNK_TABLE
+        if not table.exists():
             return None
-        chunks = [ChunkRecord(**{**r, "sentences": tuple(map(tuple, r["sentences"]))}) for r in records]
-        retriever = bm25s.BM25.load(str(root / version)) if chunks else None
+        where = f"{root.name}/{version}/{CHUNK_TABLE}"
+        try:
+            records = json.loads(table.read_bytes())
+            chunks = [ChunkRecord(**{**r, "sentences": tuple(map(tuple, r["sentences"]))}) for r in records]
+            where = f"{root.name}/{version}/ (the bm25s index)"
+            retriever = bm25s.BM25.load(str(root / version)) if chunks else None
+        except READ_ERRORS as exc:
+            raise IndexDamaged(where, f"cannot be read ({type(exc).__name__}: {str(exc)[:120]})") from exc
         return cls(chunks, retriever, version)
 
     def document_frequencies(self) -> dict[str, int]:

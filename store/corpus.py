@@ -13,9 +13,10 @@ import bisect
 from dataclasses import dataclass
 from functools import cached_property
 
-from store import docstore
+from store import docstore, integrity
 from store.bm25 import BM25Index
 from store.files import bm25_root
+from store.manifest import Manifest
 from store.records import Document, Sentence
 from store.settings import Settings
 
@@ -66,8 +67,16 @@ class Corpus:
 
 
 def load_corpus(settings: Settings) -> Corpus:
-    """The corpus as the last ingest published it (an empty one before the first ingest)."""
+    """The corpus as the last ingest published it (an empty one before the first ingest). Its files are checked
+    against the manifest first (store/integrity.py): a damaged or missing one raises IndexDamaged."""
+    return integrity.consistent_read(settings, lambda recorded: _read_corpus(settings, recorded))
+
+
+def _read_corpus(settings: Settings, recorded: Manifest | None) -> Corpus:
     root = bm25_root(settings)
-    version = BM25Index.current_version(root)
-    bm25 = BM25Index.load(root) or BM25Index.build([])
-    return Corpus(version, bm25, docstore.read_documents(settings), BM25Index.is_outdated(root))
+    loaded = BM25Index.load(root, recorded)
+    bm25 = loaded or BM25Index.build([])
+    version = loaded.version if loaded else BM25Index.current_version(root)
+    # An index written before the manifest existed is outdated: the next ingest writes one.
+    outdated = BM25Index.is_outdated(root) or (recorded is None and bool(bm25.chunks))
+    return Corpus(version, bm25, docstore.read_documents(settings, recorded), outdated)

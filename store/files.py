@@ -5,9 +5,13 @@ Layout of `RAG_DATA_DIR`:
     docstore.json     llama-index docstore: cleaned text, metadata and content hash per document
     bm25/<version>/   the persisted bm25s index of every chunk, plus chunks.v2.json (the chunk table)
     bm25/CURRENT      name of the live version, swapped atomically after a rebuild
+    manifest.json     size and SHA-256 of each file above that the product writes (store/manifest.py), written
+                      last by every ingest; what is checked against it when is store/integrity.py's business
     ingest.lock       held while an ingest runs
+    *.damaged-<time>  a damaged docstore or Chroma store that an ingest moved aside before rebuilding it: kept
+                      for inspection, never read again; delete it when you like
 
-Not here: what goes into those files (store/docstore.py, store/bm25.py).
+Not here: what goes into those files (store/docstore.py, store/bm25.py, store/manifest.py).
 """
 
 from __future__ import annotations

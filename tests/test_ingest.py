@@ -295,6 +295,7 @@ def test_chunk_table_without_sentence_spans_is_outdated_until_the_next_ingest(
     old = [{k: v for k, v in record.items() if k != "sentences"} for record in table]
     (live / "chunks.json").write_text(json.dumps(old))  # the table as the previous version wrote it
     (live / CHUNK_TABLE).unlink()
+    (settings.data_dir / "manifest.json").unlink()  # the previous version wrote none (with one, this is damage)
 
     engine = RAG(settings)
     assert engine.retriever.outdated()

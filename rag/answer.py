@@ -56,6 +56,7 @@ class Answer:
     mode: Literal["extractive", "llm"] = "extractive"
     timings: dict[str, float] = field(default_factory=dict)  # stage -> milliseconds
     notice: str | None = None  # e.g. "LLM endpoint unreachable; extractive answer shown"
+    degraded: bool = False  # answered from keyword matches alone: the vector index was unavailable
     question: str = ""
 
     def to_dict(self) -> dict[str, Any]:

@@ -150,11 +150,21 @@ class RAG:
         with watch.stage("extract"):
             extractive = self._extract(request, found, corpus)
         if not use_llm:
-            answer = replace(extractive, notice=found.notice, timings=watch.total())
+            answer = self._flag_degraded(replace(extractive, notice=found.notice, timings=watch.total()), found)
             yield answer.text
             yield answer
             return
-        yield from self._generate(request, found, corpus, extractive, watch)
+        for event in self._generate(request, found, corpus, extractive, watch):
+            yield self._flag_degraded(event, found) if isinstance(event, Answer) else event
+
+    @staticmethod
+    def _flag_degraded(answer: Answer, found: Retrieval) -> Answer:
+        """Passages found by keywords alone mean the vector search returned nothing (an emptied or unreachable
+        vector index): the answer says so instead of silently answering worse."""
+        if not found.sources or any(s.dense_rank is not None for s in found.sources):
+            return answer
+        notice = say("degraded", language(answer.question or found.query))
+        return replace(answer, degraded=True, notice=f"{answer.notice} {notice}" if answer.notice else notice)
 
     def _retrieve(self, request: Request, use_llm: bool, watch: Stopwatch) -> Retrieval:
         with watch.stage("rewrite"):

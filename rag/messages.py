@@ -68,6 +68,12 @@ TEXTS: dict[str, dict[str, str]] = {
         "en": "the LLM answer does not address the question",
         "ru": "ответ LLM не относится к вопросу",
     },
+    "degraded": {
+        "en": "The vector index returned nothing, so this answer comes from keyword matches alone; run `rag ingest` "
+        "to repair the index.",
+        "ru": "Векторный индекс ничего не вернул, поэтому ответ найден только по ключевым словам; выполните "
+        "`rag ingest`, чтобы восстановить индекс.",
+    },
     "llm_empty": {"en": "the LLM returned an empty answer", "ru": "LLM вернула пустой ответ"},
     "llm_uncited": {
         "en": "the LLM answer had no verifiable citation",

@@ -255,3 +255,20 @@ def test_idf_table_counts_match_a_recount_of_the_chunks(engine: RAG) -> None:
     table = IdfTable(corpus)
     assert {t: n for t, n in table.df.items() if n} == recount
     assert table.idf("tokayev") < table.idf("novorossiysk") < table.idf("no-such-term")
+
+
+def test_an_answer_from_keywords_alone_says_so(tmp_path: Path, small_corpus: Path) -> None:
+    from conftest import BRIDGE
+
+    from ingest import ingest
+    from store import chroma
+
+    settings = make_settings(tmp_path, small_corpus)
+    ingest(settings)
+    engine = RAG(settings)
+    assert not engine.ask(BRIDGE).degraded
+    chunks = chroma.collection(settings, engine.retriever.embed_model.identity)
+    chunks.delete(ids=chunks.get()["ids"])  # the vectors are gone, the keyword index is not
+    answer = engine.ask(BRIDGE)
+    assert answer.degraded and answer.notice and "keyword matches alone" in answer.notice
+    assert answer.to_dict()["degraded"] is True

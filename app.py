@@ -3,6 +3,9 @@
     demo = build_app(RAG())      # gr.Blocks: chat, sources panel, filters, upload, "About the corpus"
     launch(demo, settings)       # host/port/auth/CSS from the settings; blocks unless prevent_thread_lock
 
+RAG_AUTH turns on gradio's login form (a session cookie; HTTP Basic, `curl -u`, is not accepted), with
+repeated wrong passwords slowed down (`Login`); binding beyond loopback without it logs a warning.
+
 On first start with an empty index (or one an older version wrote), `main` ingests the corpus folder in a
 background thread; the page shows the progress (a status line polled by a gr.Timer) and the chat says
 "indexing…" until it is done.
@@ -23,8 +26,12 @@ os.environ["GRADIO_ANALYTICS_ENABLED"] = "False"  # before gradio is imported
 os.environ.setdefault("ANONYMIZED_TELEMETRY", "False")
 
 import argparse  # noqa: E402
+import asyncio  # noqa: E402
+import hmac  # noqa: E402
+import ipaddress  # noqa: E402
 import logging  # noqa: E402
 import sys  # noqa: E402
+from collections.abc import Awaitable, Callable  # noqa: E402
 from dataclasses import dataclass  # noqa: E402
 from typing import Any  # noqa: E402
 
@@ -40,6 +47,22 @@ from ui.upload import Upload  # noqa: E402
 
 log = logging.getLogger("article_qa.app")
 MODES = [("Extractive — quotes from the articles", "extractive"), ("LLM — generated, with citations", "llm")]
+API_ENDPOINTS = ("ask", "documents")
+UPLOAD_CACHE_SECONDS = 3600  # gradio deletes cached uploads this old (those the upload handler did not delete)
+
+
+class AppBlocks(gr.Blocks):
+    """gr.Blocks whose API endpoints take missing trailing arguments as None, as gradio_client does.
+
+    Gradio rejects a raw HTTP call with fewer values than parameters before the endpoint runs, with an error
+    that carries no message (`{"error": null}`, since show_error is off); padded, the call reaches `/ask`,
+    which answers {"error": "the question is missing …"}. The page's own events keep gradio's strict check.
+    """
+
+    def validate_inputs(self, block_fn: Any, inputs: list[Any]) -> None:
+        if block_fn.api_name in API_ENDPOINTS and len(inputs) < len(block_fn.inputs):
+            inputs.extend([None] * (len(block_fn.inputs) - len(inputs)))
+        super().validate_inputs(block_fn, inputs)
 
 
 @dataclass
@@ -65,7 +88,8 @@ class Page:
 
 def build_app(engine: RAG, indexer: Indexer | None = None) -> gr.Blocks:
     indexer = indexer or Indexer(engine)
-    with gr.Blocks(title="Article QA", fill_width=False) as demo:
+    with AppBlocks(title="Article QA", fill_width=False,
+                   delete_cache=(UPLOAD_CACHE_SECONDS, UPLOAD_CACHE_SECONDS)) as demo:
         page = _layout(engine, indexer)
         _wire(demo, page, engine, indexer)
     demo.queue(default_concurrency_limit=4, max_size=256)
@@ -137,8 +161,10 @@ def _wire(demo: gr.Blocks, page: Page, engine: RAG, indexer: Indexer) -> None:
     refresh_out = [page.status, page.filter_box, page.about, page.chatbot]
     page.timer.tick(status.poll, None, [*refresh_out, page.timer], concurrency_limit=None, **ui_only)
     demo.load(status.refresh, None, refresh_out, concurrency_limit=None, **ui_only)
+    # preprocess=False: the handler gets every uploaded file (gradio's own type check would refuse some
+    # before it and leave them in its cache) with the user's file name, and deletes what it does not add.
     page.files.upload(upload.upload, [page.files], [page.upload_out, *refresh_out, page.files], concurrency_limit=1,
-                      **ui_only)
+                      preprocess=False, **ui_only)
     gr.api(api.ask, api_name="ask")
     gr.api(api.documents, api_name="documents", concurrency_limit=None)
 
@@ -152,6 +178,76 @@ def parse_auth(settings: Settings) -> tuple[str, str] | None:
     return user, password
 
 
+class Login:
+    """The check behind gradio's login form (RAG_AUTH): constant-time comparison, and after FREE_FAILURES
+    wrong attempts in a row (from anywhere) every attempt waits, BASE_DELAY doubling up to MAX_DELAY, before
+    it is checked. Attempts are checked one at a time, so parallel guessing is slowed down as much as serial
+    guessing; beyond MAX_WAITING queued attempts the rest are refused unchecked. A success resets the count.
+
+    Async so that the wait does not block gradio's event loop (gradio awaits a coroutine-function `auth`).
+    """
+
+    FREE_FAILURES = 5
+    BASE_DELAY, MAX_DELAY = 0.25, 2.0  # seconds
+    MAX_WAITING = 32
+
+    def __init__(self, user: str, password: str,
+                 sleep: Callable[[float], Awaitable[None]] = asyncio.sleep) -> None:
+        self._user, self._password, self._sleep = user.encode(), password.encode(), sleep
+        self.failures, self._waiting = 0, 0
+        self._lock = asyncio.Lock()
+
+    def delay(self) -> float:
+        """Seconds the next attempt waits before it is checked."""
+        over = self.failures - self.FREE_FAILURES
+        return 0.0 if over < 0 else min(self.MAX_DELAY, self.BASE_DELAY * 2**over)
+
+    async def check(self, username: str, password: str) -> bool:
+        """True for the configured user and password (gradio's `auth` callable)."""
+        if self._waiting >= self.MAX_WAITING:
+            return False
+        self._waiting += 1
+        try:
+            async with self._lock:
+                delay = self.delay()
+                if delay:
+                    await self._sleep(delay)
+                user_ok = hmac.compare_digest(username.encode(), self._user)
+                ok = hmac.compare_digest(password.encode(), self._password) and user_ok
+                self.failures = 0 if ok else self.failures + 1
+                if self.failures == self.FREE_FAILURES:
+                    log.warning("%d failed logins in a row: slowing down further attempts", self.failures)
+                return ok
+        finally:
+            self._waiting -= 1
+
+
+def login_check(settings: Settings) -> Callable[[str, str], Awaitable[bool]] | None:
+    """Gradio's `auth` for RAG_AUTH (a login form with a session cookie, not HTTP Basic), or None."""
+    credentials = parse_auth(settings)
+    return None if credentials is None else Login(*credentials).check
+
+
+def is_loopback(host: str) -> bool:
+    """Whether `host` is only reachable from this machine: localhost, 127.0.0.0/8, ::1."""
+    host = host.strip().strip("[]").lower()
+    if host == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False
+
+
+def public_bind_warning(settings: Settings) -> str | None:
+    """The warning for serving the app beyond this machine without a login, or None."""
+    if settings.auth is not None or is_loopback(settings.host):
+        return None
+    return (f"RAG_HOST={settings.host} makes the app reachable from other machines and RAG_AUTH is not set: "
+            f"anyone who can reach port {settings.port} can ask questions, read the articles and upload files. "
+            "Set RAG_AUTH=user:password (and put HTTPS in front), or bind to 127.0.0.1.")
+
+
 # System fonts only: the page must not fetch anything from the internet (Google Fonts is the themes' default).
 THEME = gr.themes.Soft(primary_hue="blue", font=["ui-sans-serif", "system-ui", "Segoe UI", "Roboto", "sans-serif"],
                        font_mono=["ui-monospace", "SFMono-Regular", "Menlo", "monospace"])
@@ -160,7 +256,7 @@ THEME = gr.themes.Soft(primary_hue="blue", font=["ui-sans-serif", "system-ui", "
 def launch(demo: gr.Blocks, settings: Settings, **overrides: Any) -> Any:
     """Start the server with the product's host/port/auth/styling; `overrides` go to `Blocks.launch`."""
     options: dict[str, Any] = dict(
-        server_name=settings.host, server_port=settings.port, auth=parse_auth(settings), css=render.CSS,
+        server_name=settings.host, server_port=settings.port, auth=login_check(settings), css=render.CSS,
         theme=THEME, footer_links=["api"], max_file_size=settings.max_file_bytes,
         show_error=False, ssr_mode=False, mcp_server=False, enable_monitoring=False,
     )
@@ -179,6 +275,9 @@ def main(argv: list[str] | None = None) -> int:
         update = {k: v for k, v in (("host", args.host), ("port", args.port)) if v is not None}
         settings = settings.model_copy(update=update) if update else settings
         parse_auth(settings)
+        warning = public_bind_warning(settings)
+        if warning:
+            log.warning(warning)  # on stderr, like every log line
         engine = RAG(settings)
         indexer = Indexer(engine)
         if indexer.start_if_needed():

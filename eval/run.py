@@ -7,6 +7,9 @@ turn — runs the llama-index quickstart baseline (eval/baseline.py) on the same
 metrics (eval/metrics.py) and writes the report (eval/report.py). `--judge` adds LLM-graded faithfulness
 and relevancy when an LLM endpoint is configured; it is reported apart from the deterministic metrics.
 
+A dataset line without `category` counts as "uncategorized"; a line that is not JSON or lacks a required
+field stops the run before anything is asked, with an error naming the file, the line and the field.
+
 Deliberately not here: metric definitions, report rendering, or any change to how the engine answers
 (in extractive mode the LLM settings are simply removed from the engine's settings).
 """
@@ -42,11 +45,60 @@ class EvalError(Exception):
     """A problem with the evaluation's inputs or configuration, reported as one line."""
 
 
+DEFAULT_CATEGORY = "uncategorized"
+# field -> (check, what it must be); eval/README.md "Dataset format". `category` defaults to DEFAULT_CATEGORY.
+REQUIRED: dict[str, tuple[Callable[[Any], bool], str]] = {
+    "id": (lambda v: isinstance(v, str) and bool(v.strip()), "a non-empty string"),
+    "question": (lambda v: isinstance(v, str) and bool(v.strip()), "a non-empty string"),
+    "answerable": (lambda v: isinstance(v, bool), "true or false"),
+    "docs": (lambda v: isinstance(v, list) and all(isinstance(d, str) for d in v), "a list of doc ids"),
+    "must": (lambda v: isinstance(v, list) and all(isinstance(g, list) and all(isinstance(a, str) for a in g)
+                                                   for g in v), "a list of lists of strings"),
+}
+OPTIONAL: dict[str, tuple[Callable[[Any], bool], str]] = {
+    "category": (lambda v: isinstance(v, str) and bool(v.strip()), "a non-empty string"),
+    "reference": (lambda v: isinstance(v, str), "a string"),
+    "history": (lambda v: isinstance(v, list) and all(isinstance(m, dict) and isinstance(m.get("content"), str)
+                                                      for m in v), 'a list of {"role", "content"} messages'),
+}
+
+
 def load_dataset(path: Path, limit: int | None = None) -> list[dict[str, Any]]:
+    """The dataset's items, checked line by line: an EvalError names the file, the line and what is wrong
+    (not JSON, a missing field, a field of the wrong type, a repeated id) instead of a KeyError mid-run."""
     if not Path(path).is_file():
         raise EvalError(f"no such dataset: {path}")
-    items = [json.loads(line) for line in Path(path).read_text(encoding="utf-8").splitlines() if line.strip()]
+    items: list[dict[str, Any]] = []
+    first_line: dict[str, int] = {}
+    for number, line in enumerate(Path(path).read_text(encoding="utf-8").splitlines(), start=1):
+        if not line.strip():
+            continue
+        item = _dataset_item(line, f"{path}:{number}")
+        if item["id"] in first_line:
+            raise EvalError(f"{path}:{number}: id {item['id']!r} is already used on line {first_line[item['id']]}")
+        first_line[item["id"]] = number
+        items.append(item)
+    if not items:
+        raise EvalError(f"{path}: no questions in the dataset")
     return items[:limit] if limit else items
+
+
+def _dataset_item(line: str, where: str) -> dict[str, Any]:
+    """One dataset line as an item with `category` filled in, or an EvalError that starts with `where`."""
+    try:
+        item = json.loads(line)
+    except json.JSONDecodeError as exc:
+        raise EvalError(f"{where}: not valid JSON ({exc.msg}, column {exc.colno})") from None
+    if not isinstance(item, dict):
+        raise EvalError(f"{where}: expected a JSON object, got {type(item).__name__}")
+    missing = [name for name in REQUIRED if name not in item]
+    if missing:
+        raise EvalError(f"{where}: missing field{'s' if len(missing) > 1 else ''} "
+                        f"{', '.join(repr(m) for m in missing)} (see eval/README.md, Dataset format)")
+    for name, (valid, expected) in (REQUIRED | OPTIONAL).items():
+        if name in item and not valid(item[name]):
+            raise EvalError(f"{where}: field {name!r} must be {expected}")
+    return {**item, "category": item.get("category", DEFAULT_CATEGORY)}
 
 
 def engine_settings(settings: Settings, mode: str) -> Settings:

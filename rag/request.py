@@ -16,6 +16,11 @@ from store.errors import QuestionError
 MAX_TOP_K = 10
 MODES = ("extractive", "llm")
 ROLES = ("user", "assistant")
+# History bounds: the engine only uses the recent turns, and an unbounded history (a 13 MB one was accepted)
+# costs memory, parsing and, in LLM mode, prompt tokens. 50 messages are 25 question/answer turns; the
+# characters are a multiple of the question limit (20 × 2000 by default), room for long generated answers.
+MAX_HISTORY_MESSAGES = 50
+HISTORY_CHARS_PER_QUESTION_CHARS = 20
 
 Message = dict[str, str]  # OpenAI style: {"role": "user" | "assistant", "content": "..."}
 
@@ -45,7 +50,7 @@ class Request:
             question=parse_question(question, max_chars),
             doc_ids=_doc_ids(doc_ids),
             top_k=_top_k(top_k),
-            history=_history(history),
+            history=_history(history, max_chars),
             mode=_mode(mode),
         )
 
@@ -63,6 +68,8 @@ class Request:
 
 def parse_question(question: Any, max_chars: int) -> str:
     """The question, stripped; or a QuestionError that says what is wrong with it."""
+    if question is None:  # an API call with too few arguments: gradio fills the missing ones with None
+        raise QuestionError("the question is missing (the first argument)")
     if not isinstance(question, str):
         raise QuestionError("the question must be text")
     question = question.strip()
@@ -97,15 +104,44 @@ def _top_k(top_k: Any) -> int | None:
     return top_k
 
 
-def _history(history: Any) -> tuple[Message, ...]:
-    """Earlier user and assistant turns; other roles (system prompts, tools) are ignored."""
+def history_char_limit(max_chars: int) -> int:
+    """The most characters a history may hold, for a question limit of `max_chars`."""
+    return HISTORY_CHARS_PER_QUESTION_CHARS * max_chars
+
+
+def _history(history: Any, max_chars: int) -> tuple[Message, ...]:
+    """Earlier user and assistant turns, within the history bounds; other roles (system prompts, tools) are
+    ignored but count towards the bounds, which apply to what the caller sent."""
     if history is None:
         return ()
-    if not isinstance(history, (list, tuple)) or not all(
-        isinstance(m, Mapping) and isinstance(m.get("content"), str) for m in history
-    ):
+    if not isinstance(history, (list, tuple)):
         raise QuestionError("history must be a list of {role, content} messages")
+    if len(history) > MAX_HISTORY_MESSAGES:  # checked first: cheap, before looking at the messages
+        raise QuestionError(f"the history is too long ({len(history)} messages; the limit is "
+                            f"{MAX_HISTORY_MESSAGES}): send only the recent turns")
+    if not all(isinstance(m, Mapping) and isinstance(m.get("content"), str) for m in history):
+        raise QuestionError("history must be a list of {role, content} messages")
+    chars, limit = sum(len(m["content"]) for m in history), history_char_limit(max_chars)
+    if chars > limit:
+        raise QuestionError(f"the history is too long ({chars:,} characters; the limit is {limit:,}): "
+                            "send only the recent turns")
     return tuple({"role": m["role"], "content": m["content"]} for m in history if m.get("role") in ROLES)
+
+
+def recent_history(messages: Sequence[Message], max_chars: int) -> list[Message]:
+    """The latest of `messages` that fit the history bounds, oldest first, starting with a user turn: what a
+    long conversation (the chat UI) sends instead of all of it, since only the recent turns matter."""
+    kept: list[Message] = []
+    total, limit = 0, history_char_limit(max_chars)
+    for message in reversed(messages):
+        total += len(message["content"])
+        if len(kept) == MAX_HISTORY_MESSAGES or total > limit:
+            break
+        kept.append(message)
+    kept.reverse()
+    while kept and kept[0]["role"] != "user":  # an answer without its question would mislead the rewrite
+        kept.pop(0)
+    return kept
 
 
 def _mode(mode: Any) -> Literal["extractive", "llm"] | None:

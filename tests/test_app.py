@@ -2,11 +2,13 @@
 
 Follow-ups for programs go through `/ask` with `history` (OpenAI-style messages); the chat UI itself is
 exercised in a browser (tests/test_browser.py). Uploads are tested through `ui.upload.add_articles`, the
-function the upload widget calls, against a temporary corpus folder and a fresh small index.
+function the upload widget calls, against a temporary corpus folder and a fresh small index, and once
+through gradio's upload route and queue as the page drives them (what lands in gradio's upload cache).
 """
 
 from __future__ import annotations
 
+import json
 import os
 import subprocess
 import sys
@@ -18,6 +20,7 @@ from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
 from pathlib import Path
 
+import httpx
 import pytest
 from conftest import ROOT, free_port, make_settings, serve_app
 from gradio_client import Client
@@ -104,6 +107,36 @@ def test_errors_are_messages(client: Client, args: tuple, message: str) -> None:
     assert set(result) == {"error"}
     assert message in result["error"]
     assert "Traceback" not in result["error"]
+
+
+def raw_call(url: str, body: dict) -> str:
+    """POST `body` to /gradio_api/call/ask as a program without gradio_client would; the result's SSE text."""
+    with httpx.Client(base_url=url, timeout=60) as http:
+        event = http.post("gradio_api/call/ask", json=body).json()["event_id"]
+        return http.get(f"gradio_api/call/ask/{event}").text
+
+
+def test_ask_with_missing_arguments_says_the_question_is_missing(client: Client, url: str) -> None:
+    """Too few arguments used to get {"error": null}: gradio refused the call before /ask ran."""
+    missing = {"error": "the question is missing (the first argument)"}
+    assert client.predict(api_name="/ask") == missing
+    for data in ([], [None]):
+        reply = raw_call(url, {"data": data})
+        assert reply.startswith("event: complete"), reply
+        assert json.loads(reply.split("data:", 1)[1]) == [missing]
+    reply = raw_call(url, {"data": [QUESTION]})  # the other arguments may be left out
+    assert '"refused": false' in reply and '"error"' not in reply
+
+
+def test_ask_refuses_a_huge_history(client: Client) -> None:
+    """A 13 MB history used to be accepted and processed."""
+    huge = [{"role": "user", "content": "x" * 1_300_000}, {"role": "assistant", "content": "y"}] * 5
+    result = client.predict("Where did they meet?", None, None, huge, api_name="/ask")
+    assert result == {"error": "the history is too long (6,500,005 characters; the limit is 40,000): send only "
+                               "the recent turns"}
+    many = [{"role": "user", "content": "Why?"}, {"role": "assistant", "content": "Because."}] * 26
+    result = client.predict("Where did they meet?", None, None, many, api_name="/ask")
+    assert result == {"error": "the history is too long (52 messages; the limit is 50): send only the recent turns"}
 
 
 def test_unexpected_errors_are_generic_and_logged(engine: RAG, monkeypatch: pytest.MonkeyPatch,
@@ -350,3 +383,41 @@ def test_refusal_and_notice_render_differently() -> None:
     assert "LLM endpoint unreachable" in ui.answer_message(refusal, 0)
     panel = ui.sources_panel(refusal, 0, {})
     assert "Closest passages" in panel and "Closest passage text." in panel and "<mark>" not in panel
+
+
+def upload_through_the_page(url: str, files: list[tuple[str, bytes]]) -> str:
+    """What the page does: POST the files to gradio's upload route, then run the upload event through the
+    queue; returns the upload result HTML."""
+    with httpx.Client(base_url=url, timeout=60) as http:
+        config = http.get("config").json()
+        widget = next(c["id"] for c in config["components"] if c.get("props", {}).get("elem_id") == "aqa-upload")
+        event = next(d["id"] for d in config["dependencies"] if [widget, "upload"] in d["targets"])
+        paths = http.post("gradio_api/upload", files=[("files", f) for f in files]).json()
+        data = [[{"path": p, "orig_name": name, "meta": {"_type": "gradio.FileData"}}
+                 for p, (name, _) in zip(paths, files, strict=True)]]
+        http.post("gradio_api/queue/join", json={"data": data, "fn_index": event, "trigger_id": widget,
+                                                 "session_hash": "upload-test", "event_data": None})
+        with http.stream("GET", "gradio_api/queue/data", params={"session_hash": "upload-test"}) as stream:
+            for line in stream.iter_lines():
+                message = json.loads(line[5:]) if line.startswith("data:") else {}
+                if message.get("msg") == "process_completed":
+                    return message["output"]["data"][0]
+    raise AssertionError("the upload event did not complete")
+
+
+def test_refused_uploads_leave_gradios_cache(small_engine: RAG, tmp_path: Path,
+                                             monkeypatch: pytest.MonkeyPatch) -> None:
+    """Refused files (a binary .txt that ingestion skips, a .pdf gradio's own type check refused before the
+    handler ran) used to stay in gradio's upload cache; the binary one was reported saved, then not added."""
+    cache = tmp_path / "gradio-cache"
+    monkeypatch.setenv("GRADIO_TEMP_DIR", str(cache))
+    ferry = b"Ferry strike in Lundholm\n\nFerry workers in Lundholm went on strike on May 9 over pay.\n"
+    with serve_app(small_engine) as address:
+        result = upload_through_the_page(address, [("binary.txt", bytes(range(256)) * 4),
+                                                   ("doc.pdf", b"%PDF-1.4"), ("Ferry Strike!.txt", ferry)])
+        cached = [p.read_bytes() for p in cache.rglob("*") if p.is_file() and "vibe_edit_history" not in p.parts]
+    assert "✗ binary.txt: not added — binary file<br>✗ doc.pdf: unsupported type .pdf" in result
+    assert "✓ Ferry Strike!.txt saved as Ferry-Strike.txt" in result and result.count("binary.txt") == 1
+    assert cached == [ferry]  # only the added file's copy, which gradio's delete_cache ages out
+    assert not [p for p in cache.rglob("*") if p.is_file() and "vibe_edit_history" not in p.parts]  # on close
+    assert (Path(small_engine.settings.corpus_dir) / "Ferry-Strike.txt").read_bytes() == ferry

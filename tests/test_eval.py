@@ -17,7 +17,7 @@ import pytest
 
 from eval import metrics, report
 from eval.baseline import Baseline, answer_from_hits, locate
-from eval.run import engine_settings, judge, main, run_suite
+from eval.run import DEFAULT_CATEGORY, EvalError, engine_settings, judge, load_dataset, main, run_suite
 from rag.answer import Answer, Citation, Source
 from store.records import Document
 from store.settings import Settings
@@ -226,6 +226,57 @@ def test_llm_judge_grades_through_the_endpoint(openai_stub: Any) -> None:
                                       "b": {"faithful": None, "relevant": None}}
     assert (result["faithfulness"], result["relevancy"], result["graded"]) == (1.0, 0.0, 1)
     assert "120 million" in openai_stub.requests[0]["messages"][1]["content"]
+
+
+# -- dataset validation --------------------------------------------------------------------------------
+GOOD_LINE = {"id": "fact-01", "category": "fact", "question": "How much did the bridge cost?", "answerable": True,
+             "docs": ["bridge"], "must": [["120 million"]], "reference": "120 million euros."}
+
+
+def write_dataset(tmp_path: Path, *lines: dict[str, Any] | str) -> Path:
+    path = tmp_path / "set.jsonl"
+    path.write_text("\n".join(x if isinstance(x, str) else json.dumps(x) for x in lines) + "\n", encoding="utf-8")
+    return path
+
+
+def test_dataset_category_defaults_to_uncategorized(tmp_path: Path) -> None:
+    """A line without `category` used to stop `rag eval` with KeyError: 'category'."""
+    bare = {k: v for k, v in GOOD_LINE.items() if k != "category"} | {"id": "x-01"}
+    items = load_dataset(write_dataset(tmp_path, GOOD_LINE, "", bare))
+    assert [i["category"] for i in items] == ["fact", DEFAULT_CATEGORY] and DEFAULT_CATEGORY == "uncategorized"
+    assert len(load_dataset(DATASET)) >= 150  # the team's dataset passes the check
+
+
+@pytest.mark.parametrize(
+    ("bad", "message"),
+    [
+        ({k: v for k, v in GOOD_LINE.items() if k != "answerable"}, ":3: missing field 'answerable'"),
+        ({"id": "q", "question": "Who?"}, ":3: missing fields 'answerable', 'docs', 'must'"),
+        ('{"id": "q", "question": "Who?",', ":3: not valid JSON ("),
+        ("[1, 2]", ":3: expected a JSON object, got list"),
+        (GOOD_LINE | {"must": ["120 million"]}, ":3: field 'must' must be a list of lists of strings"),
+        (GOOD_LINE | {"answerable": "yes"}, ":3: field 'answerable' must be true or false"),
+        (GOOD_LINE | {"category": None}, ":3: field 'category' must be a non-empty string"),
+        (GOOD_LINE, ":3: id 'fact-01' is already used on line 1"),
+    ],
+)
+def test_dataset_errors_name_the_line_and_the_field(tmp_path: Path, bad: dict[str, Any] | str, message: str) -> None:
+    path = write_dataset(tmp_path, GOOD_LINE, "", bad)
+    with pytest.raises(EvalError) as error:
+        load_dataset(path)
+    assert str(error.value).startswith(f"{path}{message}"), str(error.value)
+
+
+def test_rag_eval_reports_a_bad_dataset_in_one_line(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    import cli
+
+    path = write_dataset(tmp_path, {k: v for k, v in GOOD_LINE.items() if k != "must"})
+    assert cli.main(["eval", "--dataset", str(path), "--out", str(tmp_path / "out"), "--quiet"]) == 2
+    err = capsys.readouterr().err
+    assert err == f"error: {path}:1: missing field 'must' (see eval/README.md, Dataset format)\n"
+    assert not (tmp_path / "out").exists()
+    assert main(["--dataset", str(write_dataset(tmp_path)), "--out", str(tmp_path / "out")]) == 2
+    assert "no questions in the dataset" in capsys.readouterr().err
 
 
 # -- the gate ------------------------------------------------------------------------------------------

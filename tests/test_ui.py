@@ -6,6 +6,7 @@ tests/test_app.py and tests/test_browser.py cover the same parts through the ser
 
 from __future__ import annotations
 
+import hashlib
 import logging
 from collections.abc import Iterator
 from pathlib import Path
@@ -225,6 +226,24 @@ def test_api_argument_errors(small: RAG, args: tuple[Any, ...], message: str) ->
     assert set(result) == {"error"} and message in result["error"]
 
 
+def test_api_call_without_a_question_says_so(small: RAG) -> None:
+    api = Api(small, Indexer(small))
+    assert api.ask() == {"error": "the question is missing (the first argument)"}
+    assert api.ask(None, None, None, None, None) == api.ask()
+
+
+def test_a_long_chat_sends_only_its_recent_turns(small: RAG, monkeypatch: pytest.MonkeyPatch) -> None:
+    """/ask refuses a history over 50 messages; the chat keeps working past 25 turns by sending the recent ones."""
+    answered = {"q": "When did the harbour bridge open?", "answer": {"text": "It opened on March 3 [1]."}}
+    turns = [dict(answered) for _ in range(40)]
+    seen: list[Any] = []
+    real_request = small.request
+    monkeypatch.setattr(small, "request", lambda *args: (seen.append(args[3]), real_request(*args))[1])
+    turn = final_turn(list(Chat(small, Indexer(small)).respond(BRIDGE, turns, None, 3.0, None)))
+    assert "error" not in turn and turn["answer"]["citations"]
+    assert len(seen[0]) == 50 and seen[0][0]["role"] == "user" and seen[0] == history(turns)[-50:]
+
+
 def test_api_busy_and_unexpected_errors(small: RAG, monkeypatch: pytest.MonkeyPatch,
                                         caplog: pytest.LogCaptureFixture) -> None:
     assert Api(small, busy(small)).ask(BRIDGE) == {"error": INDEXING}
@@ -287,7 +306,9 @@ def test_bad_and_unsupported_uploads_leave_nothing(fresh: RAG, tmp_path: Path) -
     text = result.text()
     assert "✗ doc.pdf: unsupported type .pdf (allowed: " in text and "✗ big.txt: too large (10,000 bytes" in text
     assert "✗ empty.txt: empty file" in text and "✗ &lt;i&gt;binary.txt: not added — binary file" in text
+    assert "✓" not in text and "saved" not in text  # the binary file was never reported as saved
     assert result.saved == [] and isinstance(result.summary, IngestSummary)
+    assert sorted(result.refused) == sorted(Path(f) for f in files) and all(Path(f).exists() for f in files)
     assert sorted(corpus.iterdir()) == before_files and fresh.documents() == before_docs
     refused = add_articles(fresh, [files[0]])
     assert refused.summary is None and refused.text().startswith("✗ doc.pdf: unsupported type")
@@ -300,11 +321,11 @@ def test_a_failed_ingest_removes_the_files(fresh: RAG, tmp_path: Path, monkeypat
     monkeypatch.setattr(fresh, "ingest", lambda paths: (_ for _ in ()).throw(RuntimeError("secret internals")))
     with caplog.at_level(logging.ERROR):
         result = add_articles(fresh, [upload_file(tmp_path, "ferry.txt", FERRY)])
-    assert "✗ nothing was added: indexing failed (see the server log)" in result.text()
+    assert result.text() == "✗ ferry.txt: not added — indexing failed (see the server log)"
     assert "secret internals" in caplog.text and "secret internals" not in result.text()
     monkeypatch.setattr(fresh, "ingest", lambda paths: (_ for _ in ()).throw(UserFacingError("the store is <full>")))
     again = add_articles(fresh, [upload_file(tmp_path, "ferry-2.txt", FERRY)])
-    assert "✗ nothing was added: the store is &lt;full&gt;" in again.text()
+    assert again.text() == "✗ ferry-2.txt: not added — the store is &lt;full&gt;"
     assert sorted(corpus.iterdir()) == before and result.saved == []
 
 
@@ -319,3 +340,53 @@ def test_a_failed_upload_is_a_message(fresh: RAG, tmp_path: Path, monkeypatch: p
     assert "The upload failed; the error was logged." in out[0] and "disk on fire" not in out[0]
     assert "disk on fire" in caplog.text and "3 articles" in out[1]
 
+
+
+def test_each_upload_gets_one_line_with_its_final_outcome(fresh: RAG, tmp_path: Path) -> None:
+    """A file ingestion skips (binary) was once reported "✓ saved as" and then "✗ not added"."""
+    files = [upload_file(tmp_path, "ferry.txt", FERRY), upload_file(tmp_path, "binary.txt", bytes(range(256)) * 4),
+             upload_file(tmp_path, "doc.pdf", "%PDF-1.4")]
+    lines = add_articles(fresh, files).text().splitlines()
+    assert lines[:2] == ["✓ ferry.txt saved as ferry.txt", "✗ binary.txt: not added — binary file"]
+    assert lines[2].startswith("✗ doc.pdf: unsupported type .pdf") and len(lines) == 4
+    assert lines[3].startswith("Index: 1 article(s) added;")
+
+
+def gradio_cache_file(cache: Path, name: str, content: str | bytes) -> dict[str, Any]:
+    """An upload as gradio leaves it: <GRADIO_TEMP_DIR>/<content hash>/<name>, described by a FileData dict."""
+    data = content.encode() if isinstance(content, str) else content
+    path = cache / hashlib.sha256(data + name.encode()).hexdigest() / name
+    path.parent.mkdir(parents=True)
+    path.write_bytes(data)
+    return {"path": str(path), "orig_name": f"My {name}", "meta": {"_type": "gradio.FileData"}}
+
+
+@pytest.fixture
+def gradio_cache(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    cache = tmp_path / "gradio-cache"
+    cache.mkdir()
+    monkeypatch.setenv("GRADIO_TEMP_DIR", str(cache))
+    return cache
+
+
+def test_upload_deletes_cached_copies_of_files_it_did_not_add(fresh: RAG, gradio_cache: Path) -> None:
+    files = [gradio_cache_file(gradio_cache, "ferry.txt", FERRY),
+             gradio_cache_file(gradio_cache, "binary.txt", bytes(range(256)) * 4),
+             gradio_cache_file(gradio_cache, "doc.pdf", "%PDF-1.4"), gradio_cache_file(gradio_cache, "empty.txt", "")]
+    out = Upload(fresh, Indexer(fresh)).upload(files)
+    assert "✓ My ferry.txt saved as My-ferry.txt" in out[0] and "✗ My binary.txt: not added" in out[0]
+    assert "✗ My doc.pdf: unsupported type" in out[0] and "✗ My empty.txt: empty file" in out[0]
+    assert [p.relative_to(gradio_cache) for p in gradio_cache.rglob("*")] == [
+        Path(files[0]["path"]).parent.relative_to(gradio_cache), Path(files[0]["path"]).relative_to(gradio_cache)]
+    assert {d["doc_id"] for d in fresh.documents()} >= {"My-ferry"}
+
+
+def test_upload_deletes_cached_copies_when_busy_or_failing(fresh: RAG, gradio_cache: Path, tmp_path: Path,
+                                                          monkeypatch: pytest.MonkeyPatch) -> None:
+    Upload(fresh, busy(fresh)).upload([gradio_cache_file(gradio_cache, "a.txt", FERRY)])
+    monkeypatch.setattr(upload_module, "add_articles", lambda *a, **k: (_ for _ in ()).throw(OSError("full")))
+    out = Upload(fresh, Indexer(fresh)).upload([gradio_cache_file(gradio_cache, "b.txt", FERRY)])
+    assert "The upload failed" in out[0] and list(gradio_cache.iterdir()) == []
+    outside = upload_file(tmp_path, "c.txt", FERRY)  # not in gradio's cache: never deleted
+    Upload(fresh, busy(fresh)).upload([outside])
+    assert Path(outside).exists()

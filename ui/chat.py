@@ -8,6 +8,8 @@ A turn is a dict {"q": question, and "partial" (streamed text so far), then "ans
 
 Every question goes through `engine.request`, the same validation as the `/ask` API (ui/api.py): a bad one
 becomes its QuestionError's message in the chat; an unexpected failure is logged and shows GENERIC_ERROR.
+A long conversation sends only its recent turns (rag.request.recent_history), so it never hits the history
+bounds that `/ask` enforces.
 
 Not here: the HTML (ui/render.py), answering (rag/engine.py), the Blocks layout and wiring (app.py).
 """
@@ -21,7 +23,7 @@ from typing import Any
 import gradio as gr
 
 from rag import RAG, Answer, UserFacingError
-from rag.request import Message
+from rag.request import Message, recent_history
 from ui import render
 from ui.status import GENERIC_ERROR, INDEXING, Indexer
 
@@ -81,7 +83,8 @@ class Chat:
         yield render.chat_messages(turns), turns, self.panel(turns), ""
         mode = mode if self.engine.settings.llm_enabled and mode else None  # the radio is hidden without an LLM
         try:
-            request = self.engine.request(turn["q"], doc_ids or None, int(top_k), history(turns[:-1]), mode)
+            earlier = recent_history(history(turns[:-1]), self.engine.settings.max_question_chars)
+            request = self.engine.request(turn["q"], doc_ids or None, int(top_k), earlier, mode)
             for event in self.engine.stream(request):
                 if isinstance(event, Answer):
                     turn["answer"] = event.to_dict()

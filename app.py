@@ -42,7 +42,7 @@ from rag import RAG, Settings, UserFacingError  # noqa: E402
 from ui import render  # noqa: E402
 from ui.api import Api  # noqa: E402
 from ui.chat import Chat, pick_example  # noqa: E402
-from ui.status import Indexer, Status, doc_choices, status_line  # noqa: E402
+from ui.status import Indexer, Status, doc_choices, indexed_documents, status_line  # noqa: E402
 from ui.upload import Upload  # noqa: E402
 
 log = logging.getLogger("article_qa.app")
@@ -109,7 +109,7 @@ def _layout(engine: RAG, indexer: Indexer) -> Page:
                 chatbot = gr.Chatbot(
                     label="Conversation", show_label=False, height=520, render_markdown=False,
                     sanitize_html=True, allow_tags=False, latex_delimiters=[], feedback_options=None, buttons=[],
-                    examples=render.example_questions(engine.documents()) or None, elem_id="aqa-chat",
+                    examples=render.example_questions(indexed_documents(engine)) or None, elem_id="aqa-chat",
                     placeholder="Ask anything about the indexed articles.")
                 with gr.Row():
                     box = gr.Textbox(placeholder="Ask a question about the articles…", show_label=False,
@@ -119,7 +119,7 @@ def _layout(engine: RAG, indexer: Indexer) -> Page:
                     retry = gr.Button("↻ Retry", size="sm", elem_id="aqa-retry")
                     clear = gr.Button("✕ Clear", size="sm", elem_id="aqa-clear")
                 with gr.Accordion("Options", open=False):
-                    filter_box = gr.Dropdown(choices=doc_choices(engine.documents()), multiselect=True, value=[],
+                    filter_box = gr.Dropdown(choices=doc_choices(indexed_documents(engine)), multiselect=True, value=[],
                                              label="Only search these articles (empty = all)")
                     top_k = gr.Slider(1, 10, value=min(max(settings.top_k, 1), 10), step=1,
                                       label="Passages to retrieve")
@@ -129,7 +129,7 @@ def _layout(engine: RAG, indexer: Indexer) -> Page:
             with gr.Column(scale=2):
                 sources = gr.HTML(render.sources_panel(None, 0, {}), elem_id="aqa-sources")
         with gr.Tab("About the corpus"):
-            about = gr.HTML(render.corpus_table(engine.documents(), settings.corpus_dir), elem_id="aqa-about")
+            about = gr.HTML(render.corpus_table(indexed_documents(engine), settings.corpus_dir), elem_id="aqa-about")
     timer = gr.Timer(1.0, active=indexer.busy)
     return Page(turns, status, chatbot, box, send, retry, clear, filter_box, top_k, mode, files, upload_out,
                 sources, about, timer)

@@ -12,7 +12,8 @@ import sys
 from pathlib import Path
 
 from ingest import ingest
-from rag import RAG, Answer, QuestionError, Settings
+from rag import RAG, Answer, QuestionError, Settings, UserFacingError
+from rag.request import recent_history
 
 
 def _ingest(args: argparse.Namespace, settings: Settings) -> int:
@@ -70,7 +71,8 @@ def _chat(args: argparse.Namespace, settings: Settings) -> int:
             continue
         try:
             answer = engine.chat(
-                [*messages, {"role": "user", "content": line}], doc_ids=args.doc or None, mode=args.mode
+                [*recent_history(messages, settings.max_question_chars), {"role": "user", "content": line}],
+                doc_ids=args.doc or None, mode=args.mode,
             )
         except QuestionError as exc:
             print(f"error: {exc}")
@@ -129,13 +131,9 @@ def main(argv: list[str] | None = None) -> int:
         return args.run(args, Settings())
     except KeyboardInterrupt:
         return 130
-    except Exception as exc:  # a clear one-line message, not a traceback, for anything we can name
-        from store.errors import UserFacingError
-
-        if isinstance(exc, UserFacingError):
-            print(f"error: {exc}", file=sys.stderr)
-            return 1
-        raise
+    except UserFacingError as exc:  # a clear one-line message, not a traceback, for anything we can name
+        print(f"error: {exc}", file=sys.stderr)
+        return 1
 
 
 if __name__ == "__main__":

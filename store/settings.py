@@ -57,7 +57,7 @@ class Settings(BaseSettings):
     # UI.
     host: str = "127.0.0.1"
     port: int = 7860
-    auth: SecretStr | None = None  # "user:password" turns on basic auth
+    auth: SecretStr | None = None  # "user:password" turns on the app's login page (app.Login)
 
     @property
     def api_key(self) -> str:

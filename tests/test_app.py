@@ -421,3 +421,24 @@ def test_refused_uploads_leave_gradios_cache(small_engine: RAG, tmp_path: Path,
     assert cached == [ferry]  # only the added file's copy, which gradio's delete_cache ages out
     assert not [p for p in cache.rglob("*") if p.is_file() and "vibe_edit_history" not in p.parts]  # on close
     assert (Path(small_engine.settings.corpus_dir) / "Ferry-Strike.txt").read_bytes() == ferry
+
+
+def test_a_damaged_index_is_repaired_at_start_and_the_page_still_builds(tmp_path: Path, small_corpus: Path) -> None:
+    import app
+    from store.bm25 import CHUNK_TABLE, BM25Index
+    from store.files import bm25_root
+
+    settings = make_settings(tmp_path, small_corpus)
+    RAG(settings).ingest()
+    root = bm25_root(settings)
+    table = root / BM25Index.current_version(root) / CHUNK_TABLE
+    table.write_bytes(table.read_bytes()[: table.stat().st_size // 2])  # truncated
+    engine = RAG(settings)
+    indexer = Indexer(engine)
+    app.build_app(engine, indexer)  # the page builds although the index cannot be read yet
+    assert status_line(engine, indexer)  # renders (with no articles listed) instead of raising
+    assert indexer.start_if_needed()
+    indexer.join(120)
+    assert indexer.state == "ready" and "repaired" in indexer.message, indexer.message
+    assert not Indexer(engine).start_if_needed()
+    assert "120 million" in engine.ask("How much did the harbour bridge cost?").text

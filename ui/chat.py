@@ -68,7 +68,11 @@ class Chat:
         """The sources panel for turn `index` (default: the last one)."""
         index = len(turns) - 1 if index is None else index
         answer = turns[index].get("answer") if 0 <= index < len(turns) else None
-        return render.sources_panel(answer, index, self.engine.retriever.corpus().documents)
+        try:
+            documents = self.engine.retriever.corpus().documents
+        except UserFacingError:  # a damaged index: the cards show the passages without their paragraph
+            documents = {}
+        return render.sources_panel(answer, index, documents)
 
     def respond(self, question: str, turns: list[Turn], doc_ids: list[str] | None, top_k: float,
                 mode: str | None) -> Iterator[Update]:

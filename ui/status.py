@@ -44,7 +44,7 @@ class Indexer:
     def start_if_needed(self) -> bool:
         """Index in the background if the index is empty or in an older layout; True if that started."""
         retriever = self.engine.retriever
-        if not (retriever.corpus().empty or retriever.outdated()):
+        if not retriever.needs_ingest():
             return False
         self.state, self.started = "indexing", time.monotonic()
         self._thread = threading.Thread(target=self._run, name="first-ingest", daemon=True)
@@ -69,9 +69,19 @@ class Indexer:
 def status_line(engine: RAG, indexer: Indexer) -> str:
     # While indexing the line shows progress only, so the index is not read then.
     seconds = time.monotonic() - indexer.started if indexer.busy else 0.0
-    docs = [] if indexer.busy else engine.documents()
+    docs = [] if indexer.busy else indexed_documents(engine)
     return render.status_line(indexer.state, indexer.message, seconds, engine.settings.corpus_dir, docs,
                               engine.settings.llm_enabled)
+
+
+def indexed_documents(engine: RAG) -> list[dict[str, Any]]:
+    """The indexed articles, or none while the index cannot be read (damaged, being repaired at start): the page
+    still loads, and the status line and the chat say what is wrong."""
+    try:
+        return engine.documents()
+    except UserFacingError as exc:
+        log.warning("the index cannot be read: %s", exc)
+        return []
 
 
 def doc_choices(docs: list[Mapping[str, Any]]) -> list[tuple[str, str]]:
@@ -87,7 +97,7 @@ class Status:
 
     def refresh(self) -> tuple[str, dict[str, Any], str, dict[str, Any]]:
         """Status line, article filter choices, corpus table, chat examples."""
-        docs = self.engine.documents()
+        docs = indexed_documents(self.engine)
         return (status_line(self.engine, self.indexer), gr.update(choices=doc_choices(docs)),
                 render.corpus_table(docs, self.engine.settings.corpus_dir),
                 gr.update(examples=render.example_questions(docs) or None))

@@ -95,7 +95,7 @@ def scripted_answer(body: dict[str, Any]) -> str:
     """The stub's reply: the first sentence of passage [1], cited — a well-formed answer that verifies."""
     messages = body.get("messages") or []
     user = next((m.get("content") or "" for m in reversed(messages) if m.get("role") == "user"), "")
-    match = re.search(r"^\[1\] \(.*?\)\n(.+)$", user, re.M)
+    match = re.search(r'^<passage n="1"[^>]*>\n(.+)$', user, re.M)
     if not match:
         return "NOT_IN_SOURCES"
     first = re.split(r"(?<=[.!?])\s", match.group(1).strip(), maxsplit=1)[0]

@@ -12,9 +12,10 @@ $(VENV)/.installed: pyproject.toml
 	touch $@
 
 # llama.cpp is compiled for a portable x86-64 (AVX2) rather than this CPU: its AMX kernels, chosen on CPUs that
-# report AMX, crash in virtual machines that do not enable the AMX tile state (seen here with 0.3.36).
+# report AMX, crash in virtual machines that do not enable the AMX tile state (seen here with 0.3.36). No pip
+# cache: a wheel built earlier for this CPU would be reused whatever CMAKE_ARGS say.
 $(VENV)/.installed-test: $(VENV)/.installed
-	CMAKE_ARGS="$${CMAKE_ARGS:--DGGML_NATIVE=OFF}" $(PY) -m pip install -e '.[test,eval,llm-server,bench]'
+	CMAKE_ARGS="$${CMAKE_ARGS:--DGGML_NATIVE=OFF}" $(PY) -m pip install --no-cache-dir -e '.[test,eval,llm-server,bench]'
 	bash scripts/install-system-deps.sh
 	touch $@
 

@@ -192,7 +192,8 @@ class RAG:
             doc_ids = list(request.doc_ids) if request.doc_ids else None
             part_sources = self.retriever.retrieve(query, k=request.top_k, doc_ids=doc_ids, query_vector=vector)
             extractions.append(self._extraction(request, part, Retrieval(query, vector, part_sources, None), corpus))
-            sources += [s for s in part_sources if s.chunk_id not in {x.chunk_id for x in sources}]
+            seen = {s.chunk_id for s in sources}
+            sources += [s for s in part_sources if s.chunk_id not in seen]
         return self._extractive_answer(request.question, extractions, sources, questions)
 
     def _extraction(self, request: Request, question: str, found: Retrieval, corpus: Corpus) -> Extraction:

@@ -156,7 +156,6 @@ def _scored(cands: list[Candidate], already_said: str = "") -> list[Candidate]:
 class PassageEvidence:
     """How well the retrieved passages as a whole match the question (the answerability signals)."""
 
-    passage_coverage: float  # best IDF-weighted share of the question's terms in one of the top passages
     corpus_coverage: float  # IDF-weighted share of the question's terms that the corpus uses at all
     top_dense: float  # cosine of the best passage
     cross_script: bool  # question and passages in different scripts: words cannot be compared
@@ -168,10 +167,9 @@ def passage_evidence(
 ) -> PassageEvidence:
     q_terms = set(term_set(question)) - QUESTION_WORDS
     top = sources[:3]
-    best_coverage = max((coverage(q_terms, term_set(f"{s.title} {s.text}"), idf) for s in top), default=0.0)
     top_dense = max((s.dense_score or 0.0 for s in top), default=0.0)
     cross = bool(top) and has_cyrillic(question) != has_cyrillic(top[0].text)
-    return PassageEvidence(best_coverage, coverage(q_terms, idf.vocabulary, idf), top_dense, cross, expanded)
+    return PassageEvidence(coverage(q_terms, idf.vocabulary, idf), top_dense, cross, expanded)
 
 
 def extract(question: str, cands: list[Candidate], evidence: PassageEvidence, corpus: Corpus) -> Extraction:

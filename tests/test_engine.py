@@ -194,16 +194,16 @@ def test_question_types_and_type_matching() -> None:
 
 
 def test_extract_refuses_what_the_corpus_never_mentions_and_the_wrong_type() -> None:
-    on_topic = PassageEvidence(passage_coverage=0.8, corpus_coverage=0.9, top_dense=0.9, cross_script=False)
-    off_topic = PassageEvidence(passage_coverage=0.1, corpus_coverage=0.1, top_dense=0.86, cross_script=False)
-    paraphrased = PassageEvidence(passage_coverage=0.1, corpus_coverage=0.6, top_dense=0.86, cross_script=False)
+    on_topic = PassageEvidence(corpus_coverage=0.9, top_dense=0.9, cross_script=False)
+    off_topic = PassageEvidence(corpus_coverage=0.1, top_dense=0.86, cross_script=False)
+    paraphrased = PassageEvidence(corpus_coverage=0.6, top_dense=0.86, cross_script=False)
     some = [_candidate("Trade grew last year in the region.", 0.85, 0.2, None)]
     corpus = _corpus(some[0].text)
     assert not extract("What is the population of Brazil?", some, off_topic, corpus).answerable
     assert extract("How did trade develop in the region?", some, on_topic, corpus).answerable
     # Other words than the passage's, but the corpus knows what the question is about: answered.
     assert extract("How did commerce develop in the region?", some, paraphrased, corpus).answerable
-    far_in_meaning = PassageEvidence(passage_coverage=0.0, corpus_coverage=0.0, top_dense=0.75, cross_script=True)
+    far_in_meaning = PassageEvidence(corpus_coverage=0.0, top_dense=0.75, cross_script=True)
     assert not extract("Сколько человек живёт в городе?", some, far_in_meaning, corpus).answerable
     wrong_type = [_candidate("Trade grew strongly in the region.", 0.9, 0.9, False)] * 3
     assert not extract("How much did trade grow in the region?", wrong_type, on_topic, corpus).answerable
@@ -215,7 +215,7 @@ def test_extract_refuses_what_the_corpus_never_mentions_and_the_wrong_type() -> 
 
 
 def test_a_count_question_needs_the_counted_things_in_the_answer() -> None:
-    evidence = PassageEvidence(passage_coverage=0.8, corpus_coverage=0.9, top_dense=0.9, cross_script=False)
+    evidence = PassageEvidence(corpus_coverage=0.9, top_dense=0.9, cross_script=False)
     wagons = [_candidate("The authorities blocked 1,700 wagons of coal.", 0.9, 0.6, True)]
     corpus = _corpus(wagons[0].text)
     assert extract("How many wagons of coal were blocked?", wagons, evidence, corpus).answerable

@@ -48,6 +48,7 @@ from llama_index.vector_stores.chroma import ChromaVectorStore
 
 from ingest.chunk import chunk_document, sentence_records
 from ingest.clean import clean_text
+from ingest.embed import SentencePooledEmbedding
 from ingest.load import SourceFile, corpus_files, load_files
 from store import chroma, docstore, integrity, manifest
 from store.bm25 import BM25Index
@@ -358,7 +359,7 @@ def _run_pipeline(
     show_progress: bool,
 ) -> None:
     pipeline = IngestionPipeline(
-        transformations=[ArticleChunker(), embed_model],
+        transformations=[ArticleChunker(), SentencePooledEmbedding(embed_model=embed_model)],
         vector_store=vector_store,
         docstore=store,
         docstore_strategy=DocstoreStrategy.UPSERTS,

@@ -202,7 +202,7 @@ class RAG:
         said = " ".join(m["content"] for m in request.history if m["role"] == "assistant")
         idf = self._idf_table(corpus)
         cands = candidates(question, found.sources, corpus, idf, found.vector, self.retriever.sentence_vectors, said)
-        evidence = passage_evidence(question, found.sources, idf, expanded=found.query != question)
+        evidence = passage_evidence(question, found.sources, idf, cands, expanded=found.query != question)
         return extract(question, cands, evidence, corpus)
 
     def _generate(self, request: Request, found: Retrieval, corpus: Corpus, extractive: Answer,

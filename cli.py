@@ -10,10 +10,34 @@ import argparse
 import json
 import sys
 from pathlib import Path
+from typing import Any
 
-from ingest import ingest
+from ingest import Progress, ingest
 from rag import RAG, Answer, QuestionError, Settings, UserFacingError
 from rag.request import recent_history
+
+
+class ProgressBar:
+    """An ingest's progress as a bar on stderr: articles embedded of all, articles/s, time left (tqdm's own
+    estimate). Nothing is drawn when nothing needs embedding."""
+
+    def __init__(self) -> None:
+        self._bar: Any = None
+
+    def __call__(self, progress: Progress) -> None:
+        if not progress.articles:
+            return
+        if self._bar is None:
+            from tqdm import tqdm
+
+            self._bar = tqdm(total=progress.articles, desc="indexing", unit=" articles", file=sys.stderr,
+                             bar_format="{desc}: {percentage:3.0f}%|{bar}| {n:.0f}/{total} articles "
+                                        "[{elapsed}<{remaining}, {rate_fmt}]")
+        self._bar.update(progress.articles_done - self._bar.n)
+
+    def close(self) -> None:
+        if self._bar is not None:
+            self._bar.close()
 
 
 def _ingest(args: argparse.Namespace, settings: Settings) -> int:
@@ -22,7 +46,12 @@ def _ingest(args: argparse.Namespace, settings: Settings) -> int:
     if missing:
         print(f"error: no such file or folder: {', '.join(missing)}", file=sys.stderr)
         return 2
-    summary = ingest(settings, paths, show_progress=not args.quiet)
+    bar = None if args.quiet else ProgressBar()
+    try:
+        summary = ingest(settings, paths, progress=bar)
+    finally:
+        if bar is not None:
+            bar.close()
     for path, notice in summary.notices:
         print(f"note: {path}: {notice}")
     if args.json:

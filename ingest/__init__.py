@@ -4,5 +4,6 @@ It writes the index that store/ defines and never imports the answering side (ra
 """
 
 from ingest.index import IngestSummary, ingest
+from ingest.progress import Progress
 
-__all__ = ["IngestSummary", "ingest"]
+__all__ = ["IngestSummary", "Progress", "ingest"]

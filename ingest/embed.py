@@ -17,7 +17,7 @@ Not here: which texts exist (ingest/chunk.py), the model (store/embeddings.py), 
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from typing import Any
 
 import numpy as np
@@ -35,6 +35,7 @@ class SentencePooledEmbedding(TransformComponent):
 
     embed_model: CountingEmbedding
     title_weight: float = TITLE_WEIGHT
+    on_embedded: Callable[[int], None] | None = None  # called with the characters of each batch embedded
 
     def __call__(self, nodes: Sequence[BaseNode], **kwargs: Any) -> Sequence[BaseNode]:
         sentences = [node for node in nodes if node.metadata["kind"] == SENTENCE]
@@ -61,10 +62,15 @@ class SentencePooledEmbedding(TransformComponent):
     def _embed(self, texts: list[str]) -> np.ndarray:
         """Vectors of `texts`, in their order, embedded shortest first."""
         order = sorted(range(len(texts)), key=lambda i: len(texts[i]))
-        vectors = np.zeros((len(texts), 0), dtype=np.float32)
-        if texts:
-            embedded = self.embed_model.get_text_embedding_batch([texts[i] for i in order])
-            vectors = np.empty((len(texts), len(embedded[0])), dtype=np.float32)
+        embedded: list[list[float]] = []
+        size = self.embed_model.embed_batch_size
+        for start in range(0, len(order), size):
+            batch = [texts[i] for i in order[start : start + size]]
+            embedded += self.embed_model.get_text_embedding_batch(batch)
+            if self.on_embedded is not None:
+                self.on_embedded(sum(map(len, batch)))
+        vectors = np.zeros((len(texts), len(embedded[0]) if embedded else 0), dtype=np.float32)
+        if embedded:
             vectors[order] = np.asarray(embedded, dtype=np.float32)
         return vectors
 

@@ -5,11 +5,11 @@
 What llama-index does here, and what it does not: its `IngestionPipeline` with a persisted docstore and the
 `UPSERTS` strategy decides what needs embedding (the docstore keeps each document's content hash, so an
 unchanged document is never re-embedded, and a changed one has its records replaced), and runs our
-transformations (`ArticleChunker`, then the embedding model). Its `ChromaVectorStore` is kept as the
-pipeline's sink but overridden where it writes, because an index has two collections and must not copy
-every node's JSON into Chroma (`ArticleVectorStore`). Retrieval and answering do not use llama-index.
-- Documents go through the pipeline in batches of about 1 MB of text, so memory stays flat with corpus
-  size, and the docstore is persisted after each batch.
+transformations (`ArticleChunker`, then `SentencePooledEmbedding`, ingest/embed.py). Its `ChromaVectorStore` is
+the pipeline's sink, overridden where it writes: an index has two collections and must not copy every node's
+JSON into Chroma (`ArticleVectorStore`). Retrieval and answering do not use llama-index.
+- Documents go through the pipeline in batches of about 1 MB of text (memory stays flat with corpus size);
+  the docstore is persisted after each batch.
 - A full sync of the corpus folder also removes a deleted file's records first (`UPSERTS_AND_DELETE`'s
   rule, done before the batches because that strategy deletes whatever one run did not see); explicit
   `paths` only add or update.
@@ -36,7 +36,7 @@ from __future__ import annotations
 import hashlib
 import shutil
 import time
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
@@ -50,6 +50,7 @@ from ingest.chunk import chunk_document, sentence_records
 from ingest.clean import clean_text
 from ingest.embed import SentencePooledEmbedding
 from ingest.load import SourceFile, corpus_files, load_files
+from ingest.progress import Progress
 from store import chroma, docstore, integrity, manifest
 from store.bm25 import BM25Index
 from store.chroma import CHUNK, SENTENCE, Collections
@@ -256,10 +257,11 @@ def _read_files(
 def ingest(
     settings: Settings,
     paths: Sequence[Path] | None = None,
-    show_progress: bool = False,
+    progress: Callable[[Progress], None] | None = None,
     embed_model: CountingEmbedding | None = None,
 ) -> IngestSummary:
-    """Bring the index in line with the corpus folder (or add/update just `paths`)."""
+    """Bring the index in line with the corpus folder (or add/update just `paths`); `progress` is called as the
+    embedding goes (ingest/progress.py)."""
     started = time.perf_counter()
     summary = IngestSummary()
     embed_model = embed_model or embedding_model(settings)
@@ -284,14 +286,18 @@ def ingest(
             store.delete_document(doc_id, raise_error=False)
         if removed or forgotten or lost:
             docstore.persist(store, settings)
-        _run_pipeline(documents, vector_store, store, embed_model, settings, show_progress)
+        to_embed = [doc for doc in documents if hash_of.get(doc.id_) != doc.hash]
+        embedding = Progress.start(len(to_embed), sum(len(doc.text) for doc in to_embed), progress)
+        _run_pipeline(documents, vector_store, store, SentencePooledEmbedding(embed_model=embed_model,
+                                                                             on_embedded=embedding.advance), settings)
+        embedding.finish()
         _classify(documents, hash_of, summary)
         summary.removed = removed
         summary.chunks = _rebuild_bm25(store, settings, recorded, summary)
         integrity.publish(settings, collections.recorded(settings))  # last: it vouches for all of the above
 
-    summary.embedded = embed_model.embedded_texts - embedded_before
-    summary.embed_seconds = embed_model.embed_seconds - seconds_before
+    summary.embedded, summary.embed_seconds = (embed_model.embedded_texts - embedded_before,
+                                               embed_model.embed_seconds - seconds_before)
     summary.seconds = time.perf_counter() - started
     return summary
 
@@ -350,23 +356,17 @@ def _adopt(collections: Collections, store: SimpleDocumentStore, documents: list
     store.add_documents(intact)
 
 
-def _run_pipeline(
-    documents: list[Document],
-    vector_store: ArticleVectorStore,
-    store: SimpleDocumentStore,
-    embed_model: CountingEmbedding,
-    settings: Settings,
-    show_progress: bool,
-) -> None:
+def _run_pipeline(documents: list[Document], vector_store: ArticleVectorStore, store: SimpleDocumentStore,
+                  embedding: SentencePooledEmbedding, settings: Settings) -> None:
     pipeline = IngestionPipeline(
-        transformations=[ArticleChunker(), SentencePooledEmbedding(embed_model=embed_model)],
+        transformations=[ArticleChunker(), embedding],
         vector_store=vector_store,
         docstore=store,
         docstore_strategy=DocstoreStrategy.UPSERTS,
         disable_cache=True,
     )
     for batch in _batches(documents, INGEST_BATCH_CHARS):
-        if pipeline.run(documents=batch, show_progress=show_progress):
+        if pipeline.run(documents=batch):
             docstore.persist(store, settings)  # a killed run keeps the batches done so far
 
 
@@ -395,7 +395,4 @@ def _batches(documents: Sequence[Document], max_chars: int) -> Iterator[list[Doc
 
 
 def _expand(paths: Sequence[Path]) -> list[Path]:
-    files: list[Path] = []
-    for path in paths:
-        files.extend(corpus_files(path) if Path(path).is_dir() else [Path(path)])
-    return files
+    return [file for path in paths for file in (corpus_files(path) if Path(path).is_dir() else [Path(path)])]

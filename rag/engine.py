@@ -16,14 +16,14 @@ from __future__ import annotations
 import contextlib
 import threading
 import time
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
-from ingest import IngestSummary, ingest
+from ingest import IngestSummary, Progress, ingest
 from rag.answer import Answer, Source
 from rag.extract import Extraction, IdfTable, candidates, cite, extract, passage_evidence
 from rag.generate import NOT_IN_SOURCES, Generator, LLMError
@@ -96,8 +96,10 @@ class RAG:
         self._llm: Generator | None = None
 
     # -- ingestion ---------------------------------------------------------------------------------
-    def ingest(self, paths: Sequence[Path] | None = None, show_progress: bool = False) -> IngestSummary:
-        return ingest(self.settings, paths, show_progress=show_progress, embed_model=self.retriever.embed_model)
+    def ingest(
+        self, paths: Sequence[Path] | None = None, progress: Callable[[Progress], None] | None = None
+    ) -> IngestSummary:
+        return ingest(self.settings, paths, progress=progress, embed_model=self.retriever.embed_model)
 
     def documents(self) -> list[dict[str, Any]]:
         """The indexed articles: doc_id, title, source and chunk count."""

@@ -13,15 +13,15 @@ JSON into Chroma (`ArticleVectorStore`). Retrieval and answering do not use llam
 - A full sync of the corpus folder also removes a deleted file's records first (`UPSERTS_AND_DELETE`'s
   rule, done before the batches because that strategy deletes whatever one run did not see); explicit
   `paths` only add or update.
-- Before each run, `_reconcile` compares the chunk and sentence ids the two collections hold with the ids
-  the docstore's documents must have, deletes strays and forgets documents with missing vectors, so that a
-  run killed at any point (between the vector write and the docstore persist, say) is completed by the
-  next one; the same repair moves an index from an older layout (sentences among the chunks) to this one.
+- Before each run, `reconcile` (ingest/repair.py) compares the chunk and sentence ids the two collections
+  hold with the ids the docstore's documents must have, deletes strays and forgets documents with missing
+  vectors, so that a run killed at any point (between the vector write and the docstore persist, say) is
+  completed by the next one; the same repair moves an index from an older layout to this one.
 - The chunk table and BM25 index are rebuilt from the docstore when the corpus version changed (or were
   written in an older format).
 - Damaged parts are repaired first, as store/integrity.py finds them: a damaged embedded Chroma store is moved
   aside (`chroma.damaged-<time>`, never deleted) and filled again by re-embedding; a damaged docstore is moved
-  aside and rebuilt from the corpus folder, taking back the documents whose vectors are intact (`_adopt`), so
+  aside and rebuilt from the corpus folder, taking back the documents whose vectors are intact (`adopt`), so
   only the others are embedded again; a damaged BM25 version is rebuilt from the docstore. The summary's
   `repaired` says what was. The manifest is written last (`integrity.publish`).
 A file that fails to load (binary, too large, unreadable...) is reported as skipped and keeps whatever
@@ -33,7 +33,6 @@ Not here: reading files (ingest/load.py), boilerplate removal (ingest/clean.py),
 
 from __future__ import annotations
 
-import hashlib
 import shutil
 import time
 from collections.abc import Callable, Iterator, Sequence
@@ -42,23 +41,22 @@ from pathlib import Path
 from typing import Any
 
 from llama_index.core.ingestion import DocstoreStrategy, IngestionPipeline
-from llama_index.core.schema import BaseNode, Document, MetadataMode, NodeRelationship, TextNode, TransformComponent
+from llama_index.core.schema import BaseNode, Document, MetadataMode
 from llama_index.core.storage.docstore import SimpleDocumentStore
 from llama_index.vector_stores.chroma import ChromaVectorStore
 
-from ingest.chunk import chunk_document, sentence_records
-from ingest.clean import clean_text
 from ingest.embed import SentencePooledEmbedding
-from ingest.load import SourceFile, corpus_files, load_files
+from ingest.load import corpus_files, load_files
+from ingest.nodes import ArticleChunker, document, records
 from ingest.progress import Progress
-from store import chroma, docstore, integrity, manifest
+from ingest.repair import adopt, open_collections, open_docstore, reconcile, recorded_manifest
+from store import chroma, docstore, integrity
 from store.bm25 import BM25Index
-from store.chroma import CHUNK, SENTENCE, Collections
+from store.chroma import Collections
 from store.embeddings import CountingEmbedding, embedding_model
-from store.errors import IndexDamaged
-from store.files import bm25_root, chroma_path, docstore_path, ingest_lock
+from store.files import bm25_root, ingest_lock
 from store.manifest import Manifest
-from store.records import ChunkRecord, corpus_version
+from store.records import corpus_version
 from store.settings import Settings
 
 # The pipeline holds every node of a run, with its vector, in memory (8.2 GB at 100k chunks in one run):
@@ -94,77 +92,6 @@ class IngestSummary:
         return asdict(self)
 
 
-class ArticleChunker(TransformComponent):
-    """llama-index transformation: documents → sentence-aware chunk nodes with offsets and stable ids."""
-
-    def __call__(self, nodes: Sequence[BaseNode], **kwargs: Any) -> list[BaseNode]:
-        out: list[BaseNode] = []
-        for doc in nodes:
-            out.extend(_record_nodes(doc))
-        return out
-
-
-def _records(doc: BaseNode) -> list[ChunkRecord]:
-    return chunk_document(doc.metadata["doc_id"], doc.metadata["title"], doc.get_content())
-
-
-def _record_nodes(doc: BaseNode) -> list[TextNode]:
-    """Chunk nodes (retrieval units) and sentence nodes (answer units) of one cleaned document.
-
-    Sentences get their own vectors so that answering can rank them by meaning, across languages,
-    without embedding anything at question time; they are stored in their own collection (store/chroma.py).
-    """
-    chunks = _records(doc)
-    # The title travels into the chunk's embedding (topic context); offsets and ids do not.
-    nodes = [_node(doc, c.id, c.text, c.start, c.end, CHUNK, "{metadata_str}\n\n{content}") for c in chunks]
-    sentences = sentence_records(doc.metadata["doc_id"], doc.metadata["title"], doc.get_content(), chunks)
-    nodes += [_node(doc, s.id, s.text, s.start, s.end, SENTENCE, "{content}") for s in sentences]
-    return nodes
-
-
-def _node(doc: BaseNode, node_id: str, text: str, start: int, end: int, kind: str, template: str) -> TextNode:
-    hidden = ["doc_id", "start_char", "end_char", "kind"] + (["title"] if kind == SENTENCE else [])
-    node = TextNode(
-        id_=node_id,
-        text=text,
-        start_char_idx=start,
-        end_char_idx=end,
-        metadata={
-            "doc_id": doc.metadata["doc_id"],
-            "title": doc.metadata["title"],
-            "start_char": start,
-            "end_char": end,
-            "kind": kind,
-        },
-        excluded_embed_metadata_keys=hidden,
-        excluded_llm_metadata_keys=hidden,
-        metadata_template="{value}",
-        text_template=template,
-    )
-    node.relationships[NodeRelationship.SOURCE] = doc.as_related_node_info()
-    return node
-
-
-def _document(source: SourceFile) -> Document | str:
-    """A llama-index Document for a loaded file, or the reason it has no article text."""
-    cleaned = clean_text(source.text)
-    if not cleaned.text.strip():
-        return "no article text left after removing boilerplate"
-    return Document(
-        id_=source.doc_id,
-        text=cleaned.text,
-        metadata={
-            "doc_id": source.doc_id,
-            "title": cleaned.title,
-            "source": str(source.path),
-            "content_hash": hashlib.sha256(cleaned.text.encode("utf-8")).hexdigest(),
-        },
-        # The document hash covers text and metadata: a new title or location re-indexes the document.
-        excluded_embed_metadata_keys=["doc_id", "title", "source", "content_hash"],
-        excluded_llm_metadata_keys=["doc_id", "title", "source", "content_hash"],
-    )
-
-
 class ArticleVectorStore(ChromaVectorStore):
     """llama-index's Chroma store, adapted: each node goes to its kind's collection, `chroma.PAGE` records at most
     per call, with only the node's own metadata (llama-index's `_node_content` copy of every node would
@@ -192,28 +119,6 @@ class ArticleVectorStore(ChromaVectorStore):
             coll.delete(where={"doc_id": ref_doc_id})
 
 
-def _reconcile(collections: Collections, store: SimpleDocumentStore) -> set[str]:
-    """Make Chroma and the docstore agree after an interrupted run (see the module docstring).
-    Returns the ids of the documents the docstore forgot."""
-    nodes = {doc_id: _record_nodes(doc) for doc_id, doc in docstore.stored_nodes(store).items()}
-    incomplete: set[str] = set()
-    for kind, coll in collections.by_kind().items():
-        expected = {doc_id: {n.id_ for n in of_doc if n.metadata["kind"] == kind} for doc_id, of_doc in nodes.items()}
-        held_by_doc: dict[str, set[str]] = {}
-        for node_id, meta in chroma.metadatas(coll).items():
-            held_by_doc.setdefault(meta.get("doc_id", ""), set()).add(node_id)
-        all_expected = set().union(*expected.values()) if expected else set()
-        strays = [node_id for ids in held_by_doc.values() for node_id in ids if node_id not in all_expected]
-        for start in range(0, len(strays), chroma.PAGE):
-            coll.delete(ids=strays[start : start + chroma.PAGE])
-        incomplete |= {doc_id for doc_id, ids in expected.items() if not ids <= held_by_doc.get(doc_id, set())}
-    for doc_id in sorted(incomplete):
-        for coll in collections.by_kind().values():
-            coll.delete(where={"doc_id": doc_id})
-        store.delete_document(doc_id, raise_error=False)
-    return incomplete
-
-
 def _rebuild_bm25(
     store: SimpleDocumentStore, settings: Settings, recorded: Manifest | None, summary: IngestSummary
 ) -> int:
@@ -224,11 +129,11 @@ def _rebuild_bm25(
     if damage is not None:
         shutil.rmtree(root)  # all derived from the docstore, and rebuilt from it just below
         summary.repaired.append(f"{damage.part} {damage.problem}: BM25 index rebuilt from the docstore")
-    records = [record for doc in docstore.stored_nodes(store).values() for record in _records(doc)]
-    version = corpus_version([r.id for r in records])
+    chunks = [chunk for doc in docstore.stored_nodes(store).values() for chunk in records(doc)]
+    version = corpus_version([chunk.id for chunk in chunks])
     if not BM25Index.is_saved(root, version):
-        BM25Index.build(records).save(root)
-    return len(records)
+        BM25Index.build(chunks).save(root)
+    return len(chunks)
 
 
 def _read_files(
@@ -243,7 +148,7 @@ def _read_files(
     summary.notices = [(str(s.path), s.notice) for s in sources if s.notice]
     documents: list[Document] = []
     for source in sources:
-        doc = _document(source)
+        doc = document(source)
         if isinstance(doc, str):
             summary.skipped.append((str(source.path), doc))
         else:
@@ -269,13 +174,13 @@ def ingest(
     embedded_before, seconds_before = embed_model.embedded_texts, embed_model.embed_seconds
 
     with ingest_lock(settings):
-        recorded = _recorded(settings, summary)
-        collections = _open_collections(settings, embed_model.identity, summary)
-        store, lost = _open_docstore(settings, recorded, summary)
+        recorded = recorded_manifest(settings, summary.repaired)
+        collections = open_collections(settings, embed_model.identity, summary.repaired)
+        store, lost = open_docstore(settings, recorded, summary.repaired)
         if lost:  # rebuilt from the whole corpus folder; documents whose vectors are intact are taken back
             documents = _read_files(sorted({*corpus_files(settings.corpus_dir), *files}), {}, settings, summary)
-            _adopt(collections, store, documents)
-        forgotten = _reconcile(collections, store)
+            adopt(collections, store, documents)
+        forgotten = reconcile(collections, store)
         hash_of = {doc_id: h for h, doc_id in store.get_all_document_hashes().items()}
         if not lost:
             documents = _read_files(files, docstore.stored_nodes(store), settings, summary)
@@ -300,60 +205,6 @@ def ingest(
                                                embed_model.embed_seconds - seconds_before)
     summary.seconds = time.perf_counter() - started
     return summary
-
-
-def _recorded(settings: Settings, summary: IngestSummary) -> Manifest | None:
-    """The manifest; a damaged one counts as none (every file is then checked by parsing) and is written anew."""
-    try:
-        return manifest.read(settings.data_dir)
-    except IndexDamaged as exc:
-        summary.repaired.append(f"{exc.part} {exc.problem}: written again")
-        return None
-
-
-def _open_collections(settings: Settings, identity: str, summary: IngestSummary) -> Collections:
-    """The two collections. A damaged embedded store is moved aside and a new one made: `_reconcile` then
-    finds every document's vectors missing, and the run embeds them all again."""
-    try:
-        chroma.check_store(settings, thorough=True)  # SQLite's own check: a corrupt page fails here, not halfway
-        collections = Collections.open(settings, identity)
-        for coll in collections.by_kind().values():
-            coll.count()
-        return collections
-    except BaseException as exc:
-        if (damage := chroma.damage_of(exc, settings)) is None:
-            raise
-    path = chroma_path(settings)
-    moved = f"moved chroma/ to {integrity.move_aside(path).name}, " if path.exists() else ""
-    chroma.forget_embedded_clients()
-    manifest.record_vectors(settings.data_dir, {})  # the new store holds none yet
-    summary.repaired.append(f"{damage.part} {damage.problem}: {moved}every article embedded again")
-    return Collections.open(settings, identity)
-
-
-def _open_docstore(
-    settings: Settings, recorded: Manifest | None, summary: IngestSummary
-) -> tuple[SimpleDocumentStore, bool]:
-    """The docstore, and whether it was lost: a damaged one is moved aside and an empty one returned."""
-    try:
-        return docstore.load(settings, recorded), False
-    except IndexDamaged as exc:
-        path = docstore_path(settings)
-        kept = f" (the damaged file is kept as {integrity.move_aside(path).name})" if path.exists() else ""
-        summary.repaired.append(f"{exc.part} {exc.problem}: rebuilt from the articles{kept}")
-        return SimpleDocumentStore(), True
-
-
-def _adopt(collections: Collections, store: SimpleDocumentStore, documents: list[Document]) -> None:
-    """Into a rebuilt docstore, take back each document whose records the vector store holds complete (the same
-    ids, which carry the content, and titles): it is not embedded again. `_reconcile` deletes the others' records."""
-    held: dict[str, set[tuple[str, str]]] = {}
-    for coll in collections.by_kind().values():
-        for node_id, meta in chroma.metadatas(coll).items():
-            held.setdefault(meta.get("doc_id", ""), set()).add((node_id, meta.get("title", "")))
-    intact = [d for d in documents if held.get(d.id_) == {(n.id_, n.metadata["title"]) for n in _record_nodes(d)}]
-    store.set_document_hashes({doc.id_: doc.hash for doc in intact})
-    store.add_documents(intact)
 
 
 def _run_pipeline(documents: list[Document], vector_store: ArticleVectorStore, store: SimpleDocumentStore,

@@ -7,7 +7,7 @@ import pytest
 from llama_index.core.schema import Document
 
 from ingest.embed import SentencePooledEmbedding, pool
-from ingest.index import ArticleChunker
+from ingest.nodes import ArticleChunker
 from store.chroma import CHUNK, SENTENCE
 from store.embeddings import CountingEmbedding
 

@@ -23,8 +23,8 @@ import pytest
 from conftest import BRIDGE, ROOT, SMALL_CORPUS, make_settings, write_corpus
 from index_view import stored_records
 
-from ingest import index as index_module
 from ingest import ingest
+from ingest import nodes as nodes_module
 from rag import RAG, Answer
 from rag.retrieve import Retriever
 from store import docstore
@@ -66,7 +66,7 @@ def assert_index_consistent(settings: Settings) -> dict[str, dict]:
     """Store, docstore, BM25 index and corpus folder agree; no chunk or sentence is stored twice."""
     held = stored_records(settings)
     documents = docstore.stored_nodes(docstore.load(settings)).values()
-    expected = {node.id_ for doc in documents for node in index_module._record_nodes(doc)}
+    expected = {node.id_ for doc in documents for node in nodes_module.record_nodes(doc)}
     assert set(held) == expected
     spans = [(m["doc_id"], m["kind"], m["start_char"], m["end_char"]) for m in held.values()]
     assert len(spans) == len(set(spans)), "duplicate chunks or sentences in the store"

@@ -3,7 +3,11 @@
 What it does: treats every non-empty line as a paragraph, classifies each one (counter/timestamp, list
 header such as "most popular", widget or footer boilerplate, or text), drops "most popular"-style lists
 of headlines with their timestamps and counters, trims the head and the tail of the page around the
-article, and returns the headline plus the kept paragraphs.
+article, and returns the headline plus the kept paragraphs. Lines that state the article's metadata (a
+byline such as "Sergey Saenko, international observer", "Source: X", a date line; see
+`ingest.metadata.carries_metadata`) are kept between the headline and the body and right after the body,
+so the author, outlet and date can be cited; before the headline, inside the body, after a list header or
+the comments they are furniture like any other.
 
 What it deliberately does not do: rewrite anything inside a line. Kept paragraphs are verbatim substrings
 of the input (only surrounding whitespace is stripped) because citations quote them by character offset.
@@ -18,6 +22,8 @@ import re
 from collections.abc import Sequence
 from dataclasses import dataclass
 
+from ingest.metadata import carries_metadata
+
 _I = re.IGNORECASE
 
 # Word limits: furniture is short; these keep the keyword rules away from body paragraphs.
@@ -26,6 +32,7 @@ LABEL_MAX_WORDS = 10  # "Source: X", "Share this article:", list headers
 CAPTION_MAX_WORDS = 40  # "Some caption. Photo: Agency"
 LIST_ITEM_MAX_WORDS = 30  # a headline in a "most popular" list
 TAIL_MAX_WORDS = 25  # a non-sentence line after the last body paragraph
+TAIL_METADATA_LINES = 5  # a byline/source line further below the body than this belongs to something else
 MAX_FURNITURE_CHARS = 600  # no furniture line is longer than this, whatever its word count
 
 _BULLET = re.compile(r"^[•·▪►●◦*\-–—]+\s*")
@@ -136,6 +143,14 @@ class CleanDocument:
     text: str  # kept paragraphs, verbatim, joined with "\n\n"; the title is the first paragraph
 
 
+@dataclass(frozen=True)
+class Paragraph:
+    index: int  # position among the page's non-empty lines
+    line: str
+    kind: str  # TEXT, or META: a line that looks like furniture but states the article's metadata
+    metadata: bool  # the line states an author, outlet, date or URL
+
+
 def clean_text(text: str) -> CleanDocument:
     """Keep the article's headline and paragraphs, drop the page furniture around and inside it."""
     lines = [line.strip() for line in text.splitlines()]
@@ -143,19 +158,31 @@ def clean_text(text: str) -> CleanDocument:
     kinds = [classify(line) for line in lines]
     in_list = list_items(lines, kinds)
     kept = [
-        line for line, kind, listed in zip(lines, kinds, in_list, strict=True) if kind == TEXT and not listed
+        _paragraph(index, line, kind)
+        for index, (line, kind, listed) in enumerate(zip(lines, kinds, in_list, strict=True))
+        if not listed and (kind in (TEXT, META) or (kind == MARKER and carries_metadata(line)))
     ]
-    kept = trim_tail(trim_head(kept))
-    return CleanDocument(title=kept[0] if kept else "", text="\n\n".join(kept))
+    kept = trim_tail(trim_head(kept), lines, kinds)
+    return CleanDocument(title=kept[0].line if kept else "", text="\n\n".join(p.line for p in kept))
+
+
+def _paragraph(index: int, line: str, kind: str) -> Paragraph:
+    # A kept marker is a date line ("12.03.2024, 14:35"); it is metadata, not article text.
+    meta_kind = META if kind == MARKER else kind
+    return Paragraph(index, line, meta_kind, meta_kind == META or carries_metadata(line))
 
 
 # ------------------------------------------------------------------------------------ classification
 
-MARKER, HEADER, JUNK, TEXT = "marker", "header", "junk", "text"
+MARKER, HEADER, JUNK, META, TEXT = "marker", "header", "junk", "meta", "text"
 
 
 def classify(line: str) -> str:
-    """One of MARKER (counter/timestamp), HEADER ("most popular"...), JUNK (widget/footer) or TEXT."""
+    """MARKER (counter/timestamp), HEADER ("most popular"...), JUNK (widget/footer), META or TEXT.
+
+    META is a line the furniture rules would drop ("By: Jane Doe | Comments: 4", "Source: Segodnya") that
+    states the article's metadata; where it is kept is decided by position (`trim_tail`).
+    """
     if len(line) > MAX_FURNITURE_CHARS:
         return TEXT  # also bounds the cost of every regex below on huge one-line files
     if is_counter(line) or is_timestamp(line):
@@ -163,7 +190,7 @@ def classify(line: str) -> str:
     if is_list_header(line):
         return HEADER
     if is_boilerplate(line):
-        return JUNK
+        return META if carries_metadata(line) else JUNK
     return TEXT
 
 
@@ -264,6 +291,8 @@ def list_items(lines: Sequence[str], kinds: Sequence[str]) -> list[bool]:
             after_header = True
         elif after_header and kind == TEXT:
             after_header = listed[index] = _is_headline_like(lines[index])
+        elif after_header and kind == META:
+            listed[index] = True  # the byline or date of a listed headline: part of the list
     # Headlines interleaved with timestamps/counters; two or more in a row make a list (one alone may be
     # the article's own headline between its date and its view counter).
     block: list[int] = []
@@ -301,21 +330,38 @@ def _mark_block(block: list[int], listed: list[bool]) -> None:
 # ------------------------------------------------------------------------------------ head and tail
 
 
-def trim_head(paragraphs: list[str]) -> list[str]:
-    """Drop one-word lines before the headline: site names, menu items, "Home" (a headline has more)."""
+def trim_head(paragraphs: list[Paragraph]) -> list[Paragraph]:
+    """Drop one-word lines (site names, menu items, "Home") and metadata lines before the headline."""
     start = 0
-    while start < len(paragraphs) - 1 and word_count(paragraphs[start]) == 1:
+    while start < len(paragraphs) - 1 and (word_count(paragraphs[start].line) == 1 or paragraphs[start].metadata):
         start += 1
     return paragraphs[start:]
 
 
-def trim_tail(paragraphs: list[str]) -> list[str]:
-    """Drop short non-sentence lines (tags, widget labels, ad snippets) after the last body paragraph.
+def trim_tail(paragraphs: list[Paragraph], lines: Sequence[str], kinds: Sequence[str]) -> list[Paragraph]:
+    """Keep metadata lines only around the body, and after the last body paragraph nothing else.
 
-    The headline is never dropped, and a page without any sentence is left alone (nothing to anchor on).
+    Between the headline and the first body paragraph everything kept so far stays (subtitle, byline,
+    date). Between the first and the last body paragraph a META line is a chart's "Source: X" or similar
+    and goes. After the last body paragraph only metadata lines close below it stay (`_signs_article`);
+    tags, widget labels and ad snippets go. The headline is never dropped, and a page without any sentence
+    is left alone (nothing to anchor on).
     """
-    body = [i for i, line in enumerate(paragraphs) if i > 0 and _is_body(line)]
-    return paragraphs[: body[-1] + 1] if body else paragraphs
+    body = [n for n, p in enumerate(paragraphs) if n > 0 and p.kind == TEXT and _is_body(p.line)]
+    if not body:
+        return paragraphs
+    first, last = body[0], body[-1]
+    middle = [p for p in paragraphs[first : last + 1] if p.kind == TEXT]
+    end = paragraphs[last].index
+    tail = [p for p in paragraphs[last + 1 :] if p.metadata and _signs_article(p.index, end, lines, kinds)]
+    return paragraphs[:first] + middle + tail
+
+
+def _signs_article(index: int, body_end: int, lines: Sequence[str], kinds: Sequence[str]) -> bool:
+    # A byline below a list header or inside the comments belongs to another article or a commenter.
+    between = range(body_end + 1, index)
+    foreign = any(kinds[i] == HEADER or is_comment_widget(lines[i]) for i in between)
+    return index - body_end <= TAIL_METADATA_LINES and not foreign
 
 
 def _is_body(line: str) -> bool:

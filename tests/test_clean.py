@@ -47,6 +47,13 @@ SHORT_KEEPS = {
     ],
 }
 
+# Lines that state the article's author or source: kept (after the body) so that they can be cited. Until
+# issue 12 both were dropped as tail furniture and listed in JUNK_LINES.
+METADATA_KEEPS = {
+    "kazakhstan-front-tokayev-against-putin": ["Source: Segodnya"],
+    "putin-state-visit-to-kazakhstan": ["Sergey Saenko, international observer"],
+}
+
 # Boilerplate lines of each file; none may survive as a paragraph.
 JUNK_LINES = {
     "kazakhstan-front-tokayev-against-putin": [
@@ -55,7 +62,6 @@ JUNK_LINES = {
         "Vadim Karasev: “Tokayev’s speech went according to the scenario agreed with the Kremlin.” "
         "Photo: Facebook",
         "Bilateral cooperation",
-        "Source: Segodnya",
         "Share this article:",
         "Leave a Reply",
         "most popular",
@@ -82,7 +88,6 @@ JUNK_LINES = {
         "Russia has increased the production of highly demanded weapons, Putin said",
     ],
     "putin-state-visit-to-kazakhstan": [
-        "Sergey Saenko, international observer",  # byline after the article: dropped with the tail
         "Location: 103 Kurortniy Prospekt, Sochi, Russia. The Radisson Lazurnaya Hotel",
         "There must be time",
         "Here are the terms of participation",
@@ -123,7 +128,6 @@ JUNK_FRAGMENTS = [
     "рассылка",
     "Хезболлы",
     "Leopard 1",
-    "Source: Segodnya",
     "Be the first to comment",
     "Add comment",
     "Register and/or Log in",
@@ -147,11 +151,13 @@ def test_seed_article_keeps_body_and_subheadings(name: str) -> None:
     raw, kept, title = _clean(name)
     body = body_paragraphs(raw)
     assert len(body) >= 10
-    missing = [p for p in [*body, *SHORT_KEEPS[name]] if p not in kept]
+    metadata = METADATA_KEEPS.get(name, [])
+    missing = [p for p in [*body, *SHORT_KEEPS[name], *metadata] if p not in kept]
     assert not missing
     assert title == SHORT_KEEPS[name][0] == kept[0]
+    assert kept[len(kept) - len(metadata) :] == metadata  # right after the body, nothing after them
     # Anything else that survives is a shorter body sentence, never a label or a widget line.
-    extras = set(kept) - set(body) - set(SHORT_KEEPS[name])
+    extras = set(kept) - set(body) - set(SHORT_KEEPS[name]) - set(metadata)
     assert all(_ENDS_SENTENCE.search(p) and len(p.split()) >= 8 for p in extras), extras
 
 
@@ -272,16 +278,19 @@ def _paragraphs(text: str) -> list[str]:
 def test_german_page_with_popular_list() -> None:
     kept = _paragraphs(GERMAN_PAGE)
     assert kept[0] == "Neue Brücke über den Rhein feierlich eröffnet"
-    assert kept[1].startswith("Nach vier Jahren Bauzeit")
+    assert kept[1] == "12.03.2024, 14:35"  # the publication date under the headline (kept since issue 12)
+    assert kept[2].startswith("Nach vier Jahren Bauzeit")
     assert "Was kommt jetzt?" in kept  # a question sub-heading right after the list stays
     assert kept[-1].startswith("Die Stadt plant bereits")
-    assert len(kept) == 4
+    assert len(kept) == 5
     assert all(p in GERMAN_PAGE for p in kept)
 
 
 def test_english_page_with_russian_list_and_tail() -> None:
     kept = _paragraphs(ENGLISH_PAGE)
     assert kept[0] == "City council approves the new tram line"
+    # Byline and date lines under the headline are kept so they can be cited (dropped until issue 12).
+    assert kept[1:3] == ["By: Jane Doe | Comments: 4", "Posted on March 3, 2024"]
     assert kept[-1].startswith("Construction is expected")
     # Body sentences that merely mention comment, photo or copyright are kept.
     assert any(p.startswith("The mayor declined to comment") for p in kept)
@@ -292,8 +301,6 @@ def test_english_page_with_russian_list_and_tail() -> None:
     for junk in (
         "Sign in",
         "Home |",
-        "Jane Doe",
-        "Posted on",
         "City Press Office",
         "15:42",
         "Мэр",
@@ -305,7 +312,7 @@ def test_english_page_with_russian_list_and_tail() -> None:
         "newsletter",
     ):
         assert junk not in joined, junk
-    assert len(kept) == 7
+    assert len(kept) == 9
 
 
 def test_html_page_through_loader_and_cleaner() -> None:
@@ -388,3 +395,60 @@ def test_any_input_gives_verbatim_paragraphs(lines: list[str]) -> None:
     paragraphs = doc.text.split("\n\n") if doc.text else []
     assert all(p and p == p.strip() and p in raw for p in paragraphs)
     assert doc.title == (paragraphs[0] if paragraphs else "")
+
+
+# ------------------------------------------------------------------- metadata lines (issue 12)
+
+_BODY = "The council voted late on Tuesday to build a tram line to the harbour, ending a long debate."
+_BODY_2 = "Construction is expected to take three years, and the bus routes will keep running until then."
+
+
+def test_metadata_lines_kept_around_the_body() -> None:
+    page = "\n".join(
+        [
+            "21.09.2024 12:07",  # before the headline: not the title, not kept
+            "Tram line approved",
+            "By: Jane Doe | Comments: 4",
+            "27.11.2023, 14:35",
+            _BODY,
+            "Source: Chart data from the city",  # inside the body: a chart's source, furniture
+            _BODY_2,
+            "Tags",
+            "Jane Doe, city correspondent",
+            "Source: City Daily",
+            "Share this article:",
+        ]
+    )
+    kept = _paragraphs(page)
+    assert kept == [
+        "Tram line approved",
+        "By: Jane Doe | Comments: 4",
+        "27.11.2023, 14:35",
+        _BODY,
+        _BODY_2,
+        "Jane Doe, city correspondent",
+        "Source: City Daily",
+    ]
+
+
+def test_bylines_of_listed_articles_and_commenters_are_dropped() -> None:
+    page = "\n".join(
+        [
+            "Tram line approved",
+            _BODY,
+            _BODY_2,
+            "Leave a Reply",
+            "John Roe, freelance journalist",  # a commenter's signature
+            "Related news",
+            "Bridge reopens after floods",
+            "By Ann Lee",
+            "Source: Harbour Times",
+        ]
+    )
+    assert _paragraphs(page) == ["Tram line approved", _BODY, _BODY_2]
+
+
+def test_byline_far_below_the_body_is_dropped() -> None:
+    filler = ["Tag one", "Tag two", "Tag three", "Tag four", "Tag five"]
+    page = "\n".join(["Tram line approved", _BODY, _BODY_2, *filler, "Source: City Daily"])
+    assert _paragraphs(page) == ["Tram line approved", _BODY, _BODY_2]

@@ -16,10 +16,12 @@ from ingest.load import (
     Skipped,
     SourceFile,
     corpus_files,
+    front_matter_meta,
     html_to_text,
     load_file,
     load_files,
     markdown_to_text,
+    read_html,
 )
 
 LIMIT = 5_000_000
@@ -210,6 +212,55 @@ def test_html_keeps_words_like_commentary_and_page_wrapped_in_form() -> None:
 def test_html_with_no_text_is_loaded_but_empty(tmp_path: Path) -> None:
     source = _loaded(_write(tmp_path / "shell.htm", "<html><body><script>app()</script></body></html>"))
     assert source.text == ""  # "no text after cleaning" is decided downstream
+
+
+# ------------------------------------------------------------------------------ declared metadata
+
+META_HTML = """<html><head>
+<meta name="author" content="Tom Reed"><meta property="article:author" content="https://fb.example/tom">
+<meta property="og:site_name" content="The Harbour Times"><meta name="date" content="2024-03-01">
+<meta property="article:published_time" content="2024-03-08T09:30:00+01:00">
+<link rel="canonical" href="https://harbour.example/canonical"><meta property="og:url" content="https://harbour.example/og">
+<script type="application/ld+json">{"@type": "NewsArticle", "author": {"name": "Ann Lee"}, "publisher": "x"}</script>
+<script type="application/ld+json">{ broken json</script>
+</head><body><article><h1>Head</h1><p>One.</p></article></body></html>"""
+
+
+def test_html_meta_passed_through_raw(tmp_path: Path) -> None:
+    source = _loaded(_write(tmp_path / "page.html", META_HTML))
+    assert source.text == "Head\nOne."  # the text is untouched: meta values are not written into it
+    assert source.meta == {
+        "author": "Tom Reed",  # <meta name=author> before JSON-LD; article:author is a profile URL
+        "outlet": "The Harbour Times",
+        "published": "2024-03-08T09:30:00+01:00",  # article:published_time before a plain "date"
+        "url": "https://harbour.example/og",  # og:url before the canonical link
+    }
+
+
+def test_html_json_ld_graph_and_time_element() -> None:
+    html = """<head><script type="application/ld+json">[{"@graph": [{"@type": "WebPage"}, {"@type": "BlogPosting",
+    "author": [{"name": "Ann Lee"}, {"name": "Bo Chen"}], "datePublished": "2024-01-02",
+    "mainEntityOfPage": {"@id": "https://blog.example/p"}}]}]</script></head>
+    <body><main><p><time datetime="2023-05-06">May 6</time> Text.</p></main></body>"""
+    assert read_html(html)[1] == {"author": "Ann Lee, Bo Chen", "published": "2024-01-02", "url": "https://blog.example/p"}
+    listed = "<body><article><ul><li><time datetime='2020-01-01'>old</time></li></ul><p>Text.</p></article></body>"
+    assert read_html(listed)[1] == {}  # a <time> in a list dates another article
+
+
+def test_html_rel_author_and_page_without_declarations() -> None:
+    assert read_html('<body><p>By <a rel="author" href="/u">Jane  Doe</a></p></body>')[1] == {"author": "Jane Doe"}
+    assert read_html("<body><p>Nothing declared.</p></body>")[1] == {}
+
+
+def test_markdown_front_matter_meta(tmp_path: Path) -> None:
+    text = '---\ntitle: T\nauthor: "Jane Doe"\ndate: 2024-03-03\ntags: [a, b]\nsource: https://x.example/a\n---\n# T\n'
+    source = _loaded(_write(tmp_path / "a.md", text))
+    assert source.meta == {"author": "Jane Doe", "published": "2024-03-03", "outlet": "https://x.example/a"}
+    assert front_matter_meta("# No front matter\n\nauthor: not metadata") == {}
+
+
+def test_plain_text_has_no_declared_meta(tmp_path: Path) -> None:
+    assert _loaded(_write(tmp_path / "a.txt", "author: Jane Doe\nText.")).meta == {}
 
 
 # ------------------------------------------------------------------------------------------ Markdown

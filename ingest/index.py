@@ -13,10 +13,12 @@ JSON into Chroma (`ArticleVectorStore`). Retrieval and answering do not use llam
 - A full sync of the corpus folder also removes a deleted file's records first (`UPSERTS_AND_DELETE`'s
   rule, done before the batches because that strategy deletes whatever one run did not see); explicit
   `paths` only add or update.
-- Before each run, `reconcile` (ingest/repair.py) compares the chunk and sentence ids the two collections
-  hold with the ids the docstore's documents must have, deletes strays and forgets documents with missing
-  vectors, so that a run killed at any point (between the vector write and the docstore persist, say) is
-  completed by the next one; the same repair moves an index from an older layout to this one.
+- When the last run did not finish (the manifest's vector record counts are cleared while a run writes and
+  published at its end) or the vector store no longer holds what was published (a wiped server, a store
+  rebuilt after damage), `reconcile` (ingest/repair.py) compares the ids the two collections hold with the ids
+  the docstore's documents must have, deletes strays and forgets documents with missing vectors, so that a
+  run killed at any point is completed by the next one. A finished index skips it: it reads every record's
+  metadata and re-cuts every document (5 s at 10k chunks).
 - The chunk table and BM25 index are rebuilt from the docstore when the corpus version changed (or were
   written in an older format).
 - Damaged parts are repaired first, as store/integrity.py finds them: a damaged embedded Chroma store is moved
@@ -33,6 +35,7 @@ Not here: reading files (ingest/load.py), boilerplate removal (ingest/clean.py),
 
 from __future__ import annotations
 
+import contextlib
 import shutil
 import time
 from collections.abc import Callable, Iterator, Sequence
@@ -50,13 +53,13 @@ from ingest.load import corpus_files, load_files
 from ingest.nodes import ArticleChunker, document, records
 from ingest.progress import Progress
 from ingest.repair import adopt, open_collections, open_docstore, reconcile, recorded_manifest
-from store import chroma, docstore, integrity
+from store import chroma, docstore, integrity, manifest
 from store.bm25 import BM25Index
 from store.chroma import Collections
 from store.embeddings import CountingEmbedding, embedding_model
 from store.files import bm25_root, ingest_lock
 from store.manifest import Manifest
-from store.records import corpus_version
+from store.records import ChunkRecord, corpus_version
 from store.settings import Settings
 
 # The pipeline holds every node of a run, with its vector, in memory (8.2 GB at 100k chunks in one run):
@@ -77,6 +80,16 @@ class IngestSummary:
     embedded: int = 0  # texts sent to the embedding model in this run
     embed_seconds: float = 0.0
     seconds: float = 0.0
+    stages: dict[str, float] = field(default_factory=dict)  # seconds per step of the run (the pipeline's includes
+    # the embedding)
+
+    @contextlib.contextmanager
+    def stage(self, name: str) -> Iterator[None]:
+        started = time.perf_counter()
+        try:
+            yield
+        finally:
+            self.stages[name] = round(self.stages.get(name, 0.0) + time.perf_counter() - started, 4)
 
     def line(self) -> str:
         text = (
@@ -120,20 +133,36 @@ class ArticleVectorStore(ChromaVectorStore):
 
 
 def _rebuild_bm25(
-    store: SimpleDocumentStore, settings: Settings, recorded: Manifest | None, summary: IngestSummary
+    store: SimpleDocumentStore, settings: Settings, recorded: Manifest | None, summary: IngestSummary, reuse: bool
 ) -> int:
     """Rebuild the chunk table and lexical index from the documents, if they changed or the live version is
-    damaged. Returns the chunk count."""
+    damaged. Returns the chunk count. With `reuse`, the chunks of a document that did not change in this run are
+    taken from the live table, once checked against its text (cutting every document again costs ~1 s at 10k)."""
     root = bm25_root(settings)
     damage = integrity.bm25_damage(settings, recorded)
     if damage is not None:
         shutil.rmtree(root)  # all derived from the docstore, and rebuilt from it just below
         summary.repaired.append(f"{damage.part} {damage.problem}: BM25 index rebuilt from the docstore")
-    chunks = [chunk for doc in docstore.stored_nodes(store).values() for chunk in records(doc)]
+    saved: dict[str, list[ChunkRecord]] = {}
+    for chunk in BM25Index.saved_chunks(root) if reuse and damage is None else []:
+        saved.setdefault(chunk.doc_id, []).append(chunk)
+    changed = {*summary.added, *summary.updated}
+    chunks: list[ChunkRecord] = []
+    for doc_id, doc in docstore.stored_nodes(store).items():
+        kept = [] if doc_id in changed else saved.get(doc_id, [])
+        chunks += kept if _still_cuts(kept, doc) else records(doc)
     version = corpus_version([chunk.id for chunk in chunks])
     if not BM25Index.is_saved(root, version):
         BM25Index.build(chunks).save(root)
     return len(chunks)
+
+
+def _still_cuts(chunks: list[ChunkRecord], doc: BaseNode) -> bool:
+    """Whether these chunks (in order) are still a cut of the document: same title, each chunk's text at its
+    offsets, nothing but whitespace before the first and after the last."""
+    text, title = doc.get_content(), doc.metadata["title"]
+    return bool(chunks) and not text[: chunks[0].start].strip() and not text[chunks[-1].end :].strip() and all(
+        c.title == title and text[c.start : c.end] == c.text for c in chunks)
 
 
 def _read_files(
@@ -173,33 +202,44 @@ def ingest(
     files = corpus_files(settings.corpus_dir) if paths is None else _expand(paths)
     embedded_before, seconds_before = embed_model.embedded_texts, embed_model.embed_seconds
 
+    stage = summary.stage
     with ingest_lock(settings):
-        recorded = recorded_manifest(settings, summary.repaired)
-        collections = open_collections(settings, embed_model.identity, summary.repaired)
-        store, lost = open_docstore(settings, recorded, summary.repaired)
+        with stage("open"):
+            recorded = recorded_manifest(settings, summary.repaired)
+            collections = open_collections(settings, embed_model.identity, summary.repaired)
+            store, lost = open_docstore(settings, recorded, summary.repaired)
         if lost:  # rebuilt from the whole corpus folder; documents whose vectors are intact are taken back
             documents = _read_files(sorted({*corpus_files(settings.corpus_dir), *files}), {}, settings, summary)
             adopt(collections, store, documents)
-        forgotten = reconcile(collections, store)
+        with stage("reconcile"):  # only when the last run did not finish, or the vector store changed since
+            finished = not lost and recorded is not None and recorded.records == collections.counts()
+            manifest.begin(settings.data_dir)
+            forgotten = set() if finished else reconcile(collections, store)
         hash_of = {doc_id: h for h, doc_id in store.get_all_document_hashes().items()}
         if not lost:
-            documents = _read_files(files, docstore.stored_nodes(store), settings, summary)
+            with stage("read"):
+                documents = _read_files(files, docstore.stored_nodes(store), settings, summary)
         vector_store = ArticleVectorStore(collections)
         removed = sorted(set(hash_of) - {d.id_ for d in documents}) if paths is None else []
-        for doc_id in removed:  # UPSERTS_AND_DELETE's rule, which cannot run batch by batch
-            vector_store.delete(doc_id)
-            store.delete_document(doc_id, raise_error=False)
-        if removed or forgotten or lost:
-            docstore.persist(store, settings)
+        with stage("remove"):
+            for doc_id in removed:  # UPSERTS_AND_DELETE's rule, which cannot run batch by batch
+                vector_store.delete(doc_id)
+                store.delete_document(doc_id, raise_error=False)
+            if removed or forgotten or lost:
+                docstore.persist(store, settings)
         to_embed = [doc for doc in documents if hash_of.get(doc.id_) != doc.hash]
         embedding = Progress.start(len(to_embed), sum(len(doc.text) for doc in to_embed), progress)
-        _run_pipeline(documents, vector_store, store, SentencePooledEmbedding(embed_model=embed_model,
-                                                                             on_embedded=embedding.advance), settings)
+        with stage("pipeline"):
+            _run_pipeline(documents, vector_store, store, SentencePooledEmbedding(
+                embed_model=embed_model, on_embedded=embedding.advance), settings)
         embedding.finish()
         _classify(documents, hash_of, summary)
         summary.removed = removed
-        summary.chunks = _rebuild_bm25(store, settings, recorded, summary)
-        integrity.publish(settings, collections.recorded(settings))  # last: it vouches for all of the above
+        with stage("bm25"):
+            summary.chunks = _rebuild_bm25(store, settings, recorded, summary, reuse=finished)
+        with stage("publish"):
+            # last: it vouches for all of the above
+            integrity.publish(settings, collections.recorded(settings), collections.counts())
 
     summary.embedded, summary.embed_seconds = (embed_model.embedded_texts - embedded_before,
                                                embed_model.embed_seconds - seconds_before)

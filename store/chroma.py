@@ -195,6 +195,10 @@ class Collections:
     def by_kind(self) -> dict[str, Any]:
         return {CHUNK: self.chunks, SENTENCE: self.sentences}
 
+    def counts(self) -> dict[str, int]:
+        """Records per kind."""
+        return {kind: coll.count() for kind, coll in self.by_kind().items()}
+
     def recorded(self, settings: Settings) -> dict[str, str]:
         """What the manifest records of them: the embedded chunk collection's id (nothing of a server's)."""
         return {} if settings.server_mode else {collection_name(settings, CHUNK): str(self.chunks.id)}

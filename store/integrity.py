@@ -97,10 +97,11 @@ def move_aside(path: Path) -> Path:
     return target
 
 
-def publish(settings: Settings, vectors: dict[str, str]) -> Manifest:
+def publish(settings: Settings, vectors: dict[str, str], records: dict[str, int]) -> Manifest:
     """Write the manifest last in an ingest: docstore.json, CURRENT and the live BM25 version's files as they are
-    on disk now, and `vectors` (embedded chunk collection name → id; {} in server mode)."""
+    on disk now, `vectors` (embedded chunk collection name → id; {} in server mode) and `records` (vector
+    records per kind)."""
     root = bm25_root(settings)
     version = BM25Index.current_version(root)
     rels = [docstore.NAME, BM25Index.pointer(root), *(BM25Index.files(root, version) if version else [])]
-    return manifest.publish(settings.data_dir, rels, vectors)
+    return manifest.publish(settings.data_dir, rels, vectors, records)

@@ -58,6 +58,9 @@ ABSENT = Digest(-1, "")  # accepted while a file that did not exist is being wri
 class Manifest:
     files: dict[str, tuple[Digest, ...]] = field(default_factory=dict)  # path relative to the data dir → accepted
     vectors: dict[str, str] = field(default_factory=dict)  # embedded Chroma: chunk collection name → its id
+    # Vector records per kind as the last finished ingest left them; {} while an ingest writes (`begin`), so the
+    # next ingest knows whether it must reconcile the vector store with the docstore (ingest/repair.py).
+    records: dict[str, int] = field(default_factory=dict)
 
     def under(self, prefix: str) -> list[str]:
         return sorted(rel for rel in self.files if rel.startswith(prefix))
@@ -85,14 +88,16 @@ class Manifest:
 
     def to_json(self) -> str:
         files = {rel: [vars(d) for d in accepted] for rel, accepted in sorted(self.files.items())}
-        return json.dumps({"format": FORMAT, "files": files, "vectors": self.vectors}, indent=1)
+        return json.dumps({"format": FORMAT, "files": files, "vectors": self.vectors, "records": self.records},
+                          indent=1)
 
     @classmethod
     def from_json(cls, data: bytes) -> Manifest:
         raw: dict[str, Any] = json.loads(data)
         files = {rel: tuple(Digest(int(d["size"]), str(d["sha256"])) for d in accepted)
                  for rel, accepted in raw["files"].items()}
-        return cls(files, {str(k): str(v) for k, v in raw.get("vectors", {}).items()})
+        return cls(files, {str(k): str(v) for k, v in raw.get("vectors", {}).items()},
+                   {str(k): int(v) for k, v in raw.get("records", {}).items()})
 
 
 def manifest_path(data_dir: Path) -> Path:
@@ -128,20 +133,28 @@ def expect(data_dir: Path, digests: dict[str, Digest]) -> None:
         if not kept and not (data_dir / rel).exists():
             kept = (ABSENT,)
         files[rel] = (*kept, digest)[-ACCEPTED:]
-    write_atomically(manifest_path(data_dir), Manifest(files, current.vectors).to_json())
+    write_atomically(manifest_path(data_dir), Manifest(files, current.vectors, current.records).to_json())
 
 
 def record_vectors(data_dir: Path, vectors: dict[str, str]) -> None:
     """Record exactly these embedded chunk collections (name → id); {} once the store they were in is gone."""
     current = read_or_empty(data_dir)
     if vectors != current.vectors:
-        write_atomically(manifest_path(data_dir), Manifest(current.files, vectors).to_json())
+        write_atomically(manifest_path(data_dir), Manifest(current.files, vectors, current.records).to_json())
 
 
-def publish(data_dir: Path, rels: list[str], vectors: dict[str, str]) -> Manifest:
-    """Rewrite the manifest from the files on disk: exactly `rels` (those that exist), one digest each, and
-    these chunk collections next to those recorded before (other collection names in the same store)."""
+def begin(data_dir: Path) -> None:
+    """Record that an ingest is about to write: until `publish`, the vector record counts are unknown."""
+    current = read_or_empty(data_dir)
+    if current.records:
+        write_atomically(manifest_path(data_dir), Manifest(current.files, current.vectors).to_json())
+
+
+def publish(data_dir: Path, rels: list[str], vectors: dict[str, str], records: dict[str, int]) -> Manifest:
+    """Rewrite the manifest from the files on disk: exactly `rels` (those that exist), one digest each, these
+    chunk collections next to those recorded before (other collection names in the same store), and the vector
+    record counts per kind."""
     files = {rel: (Digest.of_file(data_dir / rel),) for rel in rels if (data_dir / rel).is_file()}
-    manifest = Manifest(files, {**read_or_empty(data_dir).vectors, **vectors})
+    manifest = Manifest(files, {**read_or_empty(data_dir).vectors, **vectors}, records)
     write_atomically(manifest_path(data_dir), manifest.to_json())
     return manifest

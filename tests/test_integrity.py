@@ -119,7 +119,7 @@ def test_damaged_file_is_reported_clearly_and_repaired_by_one_ingest(
     repaired_now = not (kind == "manifest" and how == "deleted")
     assert [r.split(" ")[0] for r in summary.repaired] == ([rel] if repaired_now else [])
     assert not repaired_now or KINDS[kind][1] in summary.line()
-    assert summary.embedded == (COLD_EMBEDDED[0] if kind == "chroma sqlite" else 0)  # only lost vectors are embedded again
+    assert summary.embedded == (COLD_EMBEDDED[0] if kind == "chroma sqlite" else 0)  # only lost vectors again
     assert not engine.retriever.needs_ingest()
     answer = engine.ask(BRIDGE)
     assert not answer.refused and "120 million euros" in answer.text

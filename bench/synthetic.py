@@ -57,9 +57,12 @@ def _mutate(sentence: str, rng: random.Random, vocab: Sequence[str], names: Sequ
     return " ".join(words)
 
 
-def make_corpus(target_chunks: int, out_dir: Path, articles_dir: Path = ARTICLES, seed: int = 0) -> dict[str, Any]:
+def make_corpus(
+    target_chunks: int, out_dir: Path, articles_dir: Path = ARTICLES, seed: int = 0, articles: int | None = None
+) -> dict[str, Any]:
     """Write synthetic articles into `out_dir` until they hold at least `target_chunks` chunks (as the ingest
-    chunker will cut them). Deterministic for a given seed and source folder."""
+    chunker will cut them), or, given `articles`, exactly that many. Deterministic for a given seed and source
+    folder."""
     from ingest.chunk import chunk_document
     from ingest.clean import clean_text
 
@@ -69,7 +72,7 @@ def make_corpus(target_chunks: int, out_dir: Path, articles_dir: Path = ARTICLES
     low, high = int(min(sizes) * 0.8), int(max(sizes) * 1.2)
     out_dir.mkdir(parents=True, exist_ok=True)
     chunks = chars = files = 0
-    while chunks < target_chunks:
+    while (files < articles) if articles is not None else (chunks < target_chunks):
         names = [_name(rng) for _ in range(3)]
         target = rng.randint(low, high)
         title_words = _mutate(rng.choice(sentences), rng, vocab, names).rstrip(".").split()
@@ -82,7 +85,7 @@ def make_corpus(target_chunks: int, out_dir: Path, articles_dir: Path = ARTICLES
         text = "\n".join(lines) + "\n"
         doc_id = f"synth-{files:06d}"
         n = len(chunk_document(doc_id, "", clean_text(text).text))
-        if chunks + n > target_chunks and chunks and target_chunks - chunks < n // 2:
+        if articles is None and chunks + n > target_chunks and chunks and target_chunks - chunks < n // 2:
             break  # closer to the target without this article
         (out_dir / f"{doc_id}.txt").write_text(text, encoding="utf-8")
         chunks, chars, files = chunks + n, chars + len(text), files + 1

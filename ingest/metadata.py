@@ -32,9 +32,10 @@ from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 from datetime import date
 
+from store.records import META_FIELDS
 from store.sentences import split_sentences
 
-FIELDS = ("author", "outlet", "published", "url")
+FIELDS = META_FIELDS
 EDGE_LINES = 4  # lines after the headline, and lines at the end, where bylines and sources sit
 LEAD_LINES = 2  # "..., writes X." names the original outlet only in the lead of a reprint
 MAX_META_CHARS = 300  # no metadata line is longer; also bounds the regex work on body paragraphs

@@ -19,6 +19,7 @@ from llama_index.core.schema import BaseNode, Document, NodeRelationship, TextNo
 from ingest.chunk import chunk_document, sentence_records
 from ingest.clean import clean_text
 from ingest.load import SourceFile
+from ingest.metadata import find_metadata
 from store.chroma import CHUNK, SENTENCE
 from store.records import ChunkRecord
 
@@ -76,16 +77,13 @@ def document(source: SourceFile) -> Document | str:
     cleaned = clean_text(source.text)
     if not cleaned.text.strip():
         return "no article text left after removing boilerplate"
-    return Document(
-        id_=source.doc_id,
-        text=cleaned.text,
-        metadata={
-            "doc_id": source.doc_id,
-            "title": cleaned.title,
-            "source": str(source.path),
-            "content_hash": hashlib.sha256(cleaned.text.encode("utf-8")).hexdigest(),
-        },
-        # The document hash covers text and metadata: a new title or location re-indexes the document.
-        excluded_embed_metadata_keys=["doc_id", "title", "source", "content_hash"],
-        excluded_llm_metadata_keys=["doc_id", "title", "source", "content_hash"],
-    )
+    metadata = {
+        "doc_id": source.doc_id,
+        "title": cleaned.title,
+        "source": str(source.path),
+        "content_hash": hashlib.sha256(cleaned.text.encode("utf-8")).hexdigest(),
+        **find_metadata(cleaned.text, source.meta).to_metadata(),  # author, outlet, date, url, with their spans
+    }
+    # The document hash covers text and metadata: a new title or location re-indexes the document.
+    return Document(id_=source.doc_id, text=cleaned.text, metadata=metadata,
+                    excluded_embed_metadata_keys=list(metadata), excluded_llm_metadata_keys=list(metadata))

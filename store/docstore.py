@@ -22,7 +22,7 @@ from store import manifest
 from store.errors import IndexDamaged
 from store.files import docstore_path, write_atomically
 from store.manifest import Digest, Manifest
-from store.records import Document
+from store.records import META_FIELDS, Document
 from store.settings import Settings
 
 NAME = "docstore.json"  # as the manifest lists it
@@ -69,7 +69,8 @@ def stored_nodes(docstore: SimpleDocumentStore) -> dict[str, BaseNode]:
 
 def as_document(doc_id: str, node: BaseNode) -> Document:
     meta = node.metadata
-    return Document(doc_id, meta.get("title", ""), node.get_content(), meta.get("source", ""))
+    about = {k: v for k, v in meta.items() if k.split("_")[0] in META_FIELDS}
+    return Document(doc_id, meta.get("title", ""), node.get_content(), meta.get("source", ""), about)
 
 
 def read_documents(settings: Settings, recorded: Manifest | None = None) -> dict[str, Document]:

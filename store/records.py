@@ -12,7 +12,12 @@ store/bm25.py, store/chroma.py).
 from __future__ import annotations
 
 import hashlib
-from dataclasses import dataclass
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+
+# What an article may say about itself (ingest/metadata.py finds them): who wrote it, where and when it was
+# published, and its address.
+META_FIELDS = ("author", "outlet", "published", "url")
 
 
 @dataclass(frozen=True)
@@ -21,6 +26,16 @@ class Document:
     title: str
     text: str  # cleaned text; every offset in the product points into it
     source: str  # the file it was read from
+    # META_FIELDS found (plus "author_role"), each with "<field>_start"/"<field>_end": the sentence stating it
+    meta: Mapping[str, str | int] = field(default_factory=dict)
+
+    def stated(self, name: str) -> tuple[str, int, int] | None:
+        """(value, start, end) of a metadata field the text states, or None (unknown, or declared only in
+        the page's markup: then there is nothing to quote)."""
+        value, start, end = self.meta.get(name), self.meta.get(f"{name}_start"), self.meta.get(f"{name}_end")
+        if isinstance(value, str) and isinstance(start, int) and isinstance(end, int):
+            return value, start, end
+        return None
 
 
 @dataclass(frozen=True)

@@ -324,3 +324,17 @@ def test_a_finished_index_is_not_reconciled_again_but_a_changed_vector_store_is(
     summary = ingest(settings)
     assert calls == [1] and summary.added == [lost["metadatas"][0]["doc_id"]] and summary.embedded > 0
     assert ingest(settings).embedded == 0 and calls == [1]
+
+
+def test_what_an_article_says_about_itself_is_stored_with_it_and_listed(indexed_articles: Settings) -> None:
+    from rag import RAG
+    from rag.retrieve import Retriever
+
+    listed = {d["doc_id"]: d for d in RAG(indexed_articles).documents()}
+    assert listed["putin-state-visit-to-kazakhstan"]["author"] == "Sergey Saenko"
+    assert listed["kazakhstan-front-tokayev-against-putin"]["outlet"] == "Segodnya"
+    assert listed["tokayev-putin-sochi-hidden-signal"]["author"] is None  # "By: |" names nobody
+    doc = Retriever(indexed_articles).corpus().documents["putin-state-visit-to-kazakhstan"]
+    value, start, end = doc.stated("author") or ("", 0, 0)
+    assert value in doc.text[start:end] and "international observer" in doc.text[start:end]
+    assert doc.stated("url") is None

@@ -22,6 +22,8 @@ from ingest.load import SourceFile
 from ingest.metadata import find_metadata
 from store.chroma import CHUNK, SENTENCE
 from store.records import ChunkRecord
+from store.sentences import split_sentences
+from store.text import addresses_a_model
 
 
 class ArticleChunker(TransformComponent):
@@ -83,7 +85,18 @@ def document(source: SourceFile) -> Document | str:
         "source": str(source.path),
         "content_hash": hashlib.sha256(cleaned.text.encode("utf-8")).hexdigest(),
         **find_metadata(cleaned.text, source.meta).to_metadata(),  # author, outlet, date, url, with their spans
+        **_instructions(cleaned.text),
     }
     # The document hash covers text and metadata: a new title or location re-indexes the document.
     return Document(id_=source.doc_id, text=cleaned.text, metadata=metadata,
                     excluded_embed_metadata_keys=list(metadata), excluded_llm_metadata_keys=list(metadata))
+
+
+def _instructions(text: str) -> dict[str, str | int]:
+    """The first sentence that addresses a language model instead of a reader ("ignore previous instructions..."),
+    as `instructions` with its span: the article is flagged (RAG.documents, the corpus table), and an LLM answer
+    that cites such a passage is rejected (rag/verify.py)."""
+    for span in split_sentences(text):
+        if addresses_a_model(quote := text[span.start : span.end]):
+            return {"instructions": quote, "instructions_start": span.start, "instructions_end": span.end}
+    return {}

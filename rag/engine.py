@@ -34,7 +34,7 @@ from rag.retrieve import Retriever
 from rag.verify import answer_problem, verify
 from store.corpus import Corpus
 from store.errors import QuestionError
-from store.records import META_FIELDS, Sentence
+from store.records import ABOUT_KEYS, Sentence
 from store.settings import Settings
 from store.text import term_set
 
@@ -102,16 +102,16 @@ class RAG:
         return ingest(self.settings, paths, progress=progress, embed_model=self.retriever.embed_model)
 
     def documents(self) -> list[dict[str, Any]]:
-        """The indexed articles: doc_id, title, source, chunk count, and the author, author_role, outlet,
-        published (ISO date) and url each states (None where it does not)."""
+        """The indexed articles: doc_id, title, source, chunk count, the author, author_role, outlet, published
+        (ISO date) and url each states, and `instructions`: a sentence addressed to a language model, if any
+        (None where there is none)."""
         corpus = self.retriever.corpus()
         counts: dict[str, int] = {}
         for chunk in corpus.bm25.chunks:
             counts[chunk.doc_id] = counts.get(chunk.doc_id, 0) + 1
-        about = (*META_FIELDS, "author_role")
         return [
             {"doc_id": d.doc_id, "title": d.title, "source": d.source, "chunks": counts.get(d.doc_id, 0),
-             **{name: d.meta.get(name) for name in about}}
+             **{key: d.meta.get(key) for key in ABOUT_KEYS}}
             for d in sorted(corpus.documents.values(), key=lambda d: d.title.lower())
         ]
 

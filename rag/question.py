@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import re
 
-from store.text import has_cyrillic, names, numbers, term_set
+from store.text import addresses_a_model, has_cyrillic, names, numbers, term_set
 
 _QUESTION_TYPES: list[tuple[str, re.Pattern[str]]] = [
     (
@@ -76,12 +76,6 @@ _CAUSE = re.compile(
     r"|\bсвязи с\b|\bпредлог\w*|\bобъясн\w+|\bчтобы\b",
     re.I,
 )
-_INJECTION = re.compile(
-    r"ignore (all |any )?(the )?(previous|prior|above|earlier) (instructions|prompts?|rules)|disregard .{0,30}"
-    r"instructions|system prompt|you are now|reveal your (prompt|instructions)|jailbreak|\bDAN\b"
-    r"|игнорируй|забудь (все )?(предыдущие |прежние )?(инструкции|правила)|системн\w+ промпт",
-    re.I,
-)
 QUESTION_WORDS = term_set(
     "what which who whom whose when where why how many much does did is are was were "
     "кто что где когда какой какая какие каков почему сколько"
@@ -108,7 +102,7 @@ def question_type(question: str) -> str | None:
 
 
 def looks_like_injection(question: str) -> bool:
-    return bool(_INJECTION.search(question))
+    return addresses_a_model(question)
 
 
 def counted_noun(question: str) -> str | None:

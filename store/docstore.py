@@ -22,7 +22,7 @@ from store import manifest
 from store.errors import IndexDamaged
 from store.files import docstore_path, write_atomically
 from store.manifest import Digest, Manifest
-from store.records import META_FIELDS, Document
+from store.records import ABOUT_KEYS, Document
 from store.settings import Settings
 
 NAME = "docstore.json"  # as the manifest lists it
@@ -69,7 +69,7 @@ def stored_nodes(docstore: SimpleDocumentStore) -> dict[str, BaseNode]:
 
 def as_document(doc_id: str, node: BaseNode) -> Document:
     meta = node.metadata
-    about = {k: v for k, v in meta.items() if k.split("_")[0] in META_FIELDS}
+    about = {k: v for k, v in meta.items() if k.removesuffix("_start").removesuffix("_end") in ABOUT_KEYS}
     return Document(doc_id, meta.get("title", ""), node.get_content(), meta.get("source", ""), about)
 
 

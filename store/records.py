@@ -18,6 +18,9 @@ from dataclasses import dataclass, field
 # What an article may say about itself (ingest/metadata.py finds them): who wrote it, where and when it was
 # published, and its address.
 META_FIELDS = ("author", "outlet", "published", "url")
+# Everything a document records about itself besides its text: META_FIELDS, the author's role, and the first
+# sentence that addresses a language model instead of a reader (a planted instruction; ingest/nodes.py).
+ABOUT_KEYS = (*META_FIELDS, "author_role", "instructions")
 
 
 @dataclass(frozen=True)
@@ -26,7 +29,7 @@ class Document:
     title: str
     text: str  # cleaned text; every offset in the product points into it
     source: str  # the file it was read from
-    # META_FIELDS found (plus "author_role"), each with "<field>_start"/"<field>_end": the sentence stating it
+    # ABOUT_KEYS found, each with "<key>_start"/"<key>_end": the sentence that states it
     meta: Mapping[str, str | int] = field(default_factory=dict)
 
     def stated(self, name: str) -> tuple[str, int, int] | None:

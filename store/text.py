@@ -17,6 +17,14 @@ import Stemmer
 _WORD = re.compile(r"[^\W_]+(?:[-'’][^\W_]+)*", re.UNICODE)
 _CYRILLIC = re.compile(r"[а-яё]", re.IGNORECASE)
 _NUMBER = re.compile(r"\d+(?:[.,]\d+)*")
+# Words addressed to a language model rather than to a reader ("ignore previous instructions", "you are now"...),
+# in English and Russian: in a question an injection attempt, in an article a planted instruction (OWASP LLM01).
+_ADDRESSES_A_MODEL = re.compile(
+    r"ignore (all |any )?(the )?(previous|prior|above|earlier) (instructions|prompts?|rules)|disregard .{0,30}"
+    r"instructions|system prompt|you are now|reveal your (prompt|instructions)|jailbreak|\bDAN\b"
+    r"|игнорируй|забудь (все )?(предыдущие |прежние )?(инструкции|правила)|системн\w+ промпт",
+    re.I,
+)
 # A name: a capitalised word not at the start of a sentence, or any run of capitalised words.
 _NAME = re.compile(r"(?<![.!?]\s)(?<!^)\b([A-ZА-ЯЁ][\w’'-]+)")
 
@@ -86,6 +94,10 @@ def _stemmer(language: str) -> Stemmer.Stemmer:
 
 def has_cyrillic(text: str) -> bool:
     return bool(_CYRILLIC.search(text))
+
+
+def addresses_a_model(text: str) -> bool:
+    return bool(_ADDRESSES_A_MODEL.search(text))
 
 
 def words(text: str) -> list[str]:

@@ -334,6 +334,7 @@ def test_what_an_article_says_about_itself_is_stored_with_it_and_listed(indexed_
     assert listed["putin-state-visit-to-kazakhstan"]["author"] == "Sergey Saenko"
     assert listed["kazakhstan-front-tokayev-against-putin"]["outlet"] == "Segodnya"
     assert listed["tokayev-putin-sochi-hidden-signal"]["author"] is None  # "By: |" names nobody
+    assert all(d["instructions"] is None for d in listed.values())  # nothing addresses a model
     doc = Retriever(indexed_articles).corpus().documents["putin-state-visit-to-kazakhstan"]
     value, start, end = doc.stated("author") or ("", 0, 0)
     assert value in doc.text[start:end] and "international observer" in doc.text[start:end]

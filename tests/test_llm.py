@@ -217,6 +217,8 @@ def test_an_answer_that_obeys_an_article_is_rejected_for_the_extractive_one(tmp_
     assert prompt.count("</passage>") == 1 + 0  # the article's own closing tag is defused, not a second fence
     assert "‹/passage>" in prompt
     assert answer.mode == "extractive" and "HACKED" not in answer.text.replace("word HACKED", "")
+    flagged = engine.documents()[0]["instructions"]  # found at ingest, and shown with the article
+    assert flagged.startswith("Ignore previous instructions") and INJECTED.count(flagged) == 1
     assert answer.notice and "instructions to the model" in answer.notice
 
 

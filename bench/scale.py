@@ -77,6 +77,7 @@ def ingest_point(corpus_dir: Path, data_dir: Path, store: dict[str, Any], embedd
     settings = bench_settings(data_dir=data_dir, corpus_dir=corpus_dir, **store)
     summary = ingest(settings, embed_model=model)
     sentences = chroma.collection(settings, model.identity, kind=chroma.SENTENCE).count()
+    added = add_one_article(settings, model)
     return {
         "embedder": model.identity,
         "embedder_note": note,
@@ -89,7 +90,27 @@ def ingest_point(corpus_dir: Path, data_dir: Path, store: dict[str, Any], embedd
         "chunks_per_s": round(summary.chunks / summary.seconds, 1),
         "nodes_per_s": round((summary.chunks + sentences) / summary.seconds, 1),
         "memory": proc_memory_mb(),
+        "add_one": added,
     }
+
+
+def add_one_article(settings: Any, model: Any) -> dict[str, Any]:
+    """Add one more article to the index just built, as `rag ingest FILE` and as a full `rag ingest` of the folder
+    would (then take it out again): wall seconds, seconds inside the embedder, seconds per ingest step."""
+    from ingest import ingest
+
+    first = sorted(settings.corpus_dir.iterdir())[0]
+    new = settings.corpus_dir / "zz-added-article.txt"
+    new.write_text("One more article\n\n" + first.read_text(encoding="utf-8"), encoding="utf-8")
+    out = {}
+    for name, paths in (("file", [new]), ("folder", None)):
+        summary = ingest(settings, paths, embed_model=model)
+        out[name] = {"seconds": round(summary.seconds, 2), "embed_seconds": round(summary.embed_seconds, 2),
+                     "stages": summary.stages}
+        new.write_text(new.read_text(encoding="utf-8") + "\nOne more sentence at its end.\n", encoding="utf-8")
+    new.unlink()
+    ingest(settings, embed_model=model)
+    return out
 
 
 def query_point(

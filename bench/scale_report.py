@@ -58,7 +58,13 @@ def row(size: int, point: dict[str, Any]) -> dict[str, Any]:
         "ingest_peak_rss_mb": ing["memory"].get("VmHWM"),
         "query_rss_mb": q["memory"].get("VmRSS"),
         "server_rss_mb": server_rss,
+        # adding one article, as `rag ingest FILE`: wall seconds, the embedder's excluded
+        "add_one_s": _without_embedding((ing.get("add_one") or {}).get("file")),
     }
+
+
+def _without_embedding(run: dict[str, Any] | None) -> float | None:
+    return round(run["seconds"] - run["embed_seconds"], 2) if run else None
 
 
 def extrapolate(size: int, mode: str, measured: Sequence[dict[str, Any]], reason: str) -> dict[str, Any]:
@@ -81,6 +87,7 @@ def extrapolate(size: int, mode: str, measured: Sequence[dict[str, Any]], reason
         "ingest_peak_rss_mb",
         "query_rss_mb",
         "server_rss_mb",
+        "add_one_s",
     ):
         out[key] = _power_fit(xs, [r.get(key) or 0 for r in rows], size)
     out["chunks_per_s"] = round(size / out["ingest_s"], 1) if out.get("ingest_s") else None
@@ -98,7 +105,7 @@ def render(result: dict[str, Any]) -> str:
     head = (
         "| chunks (+ sentence nodes) | store | ingest s | chunks/s (nodes/s) | retrieval p50 / p95 ms | "
         "Chroma p50 ms | BM25 p50 ms | filtered to 5 articles p50 ms | ask p50 ms (20 q) | corpus load s | "
-        "disk MB | ingest peak RSS MB | query RSS MB (server RSS) |"
+        "disk MB | ingest peak RSS MB | query RSS MB (server RSS) | add 1 article s (embedding excluded) |"
     )
     lines = [
         f"## Scale set — {machine_line(result['machine'])}",
@@ -108,7 +115,7 @@ def render(result: dict[str, Any]) -> str:
         f"whole run {fmt(result['seconds'] / 60)} min. *Italic rows are extrapolated, not measured.*",
         "",
         head,
-        "| " + " | ".join(["---"] * 13) + " |",
+        "| " + " | ".join(["---"] * 14) + " |",
     ]
     for r in rows:
         cells = [
@@ -125,6 +132,7 @@ def render(result: dict[str, Any]) -> str:
             fmt(r["disk_mb"], 0),
             fmt(r["ingest_peak_rss_mb"], 0),
             fmt(r["query_rss_mb"], 0) + (f" ({fmt(r['server_rss_mb'], 0)})" if r.get("server_rss_mb") else ""),
+            fmt(r.get("add_one_s"), 2),
         ]
         if r["extrapolated"]:
             cells = [f"*{c} (extrap.)*" if i == 0 else f"*{c}*" for i, c in enumerate(cells)]

@@ -30,6 +30,10 @@ from store.text import numbers, term_set
 Record = Mapping[str, Any]
 
 CROSS_ARTICLE = "cross-article"
+# Questions about the articles themselves (rag/about.py) whose groups name several articles by construction: a
+# listing ("Which articles mention X?"), or a field or summary of several articles.
+LISTING = "corpus"
+ABOUT_ARTICLES = {"metadata", "summary"}
 K_MAX = 5
 SUPPORT_TERM_SHARE = 0.6  # share of a statement's content terms its cited quotes must contain
 _TOKEN = re.compile(r"\w+", re.UNICODE)
@@ -93,12 +97,18 @@ def answer_metrics(records: Sequence[Record]) -> dict[str, Any]:
 def is_evidence(source: Mapping[str, Any], record: Record) -> bool:
     """A retrieved chunk of a gold doc that holds every `must` group.
 
-    Cross-article questions: no single paragraph holds all groups by construction, so any chunk of a gold
-    doc counts (document level), as documented in eval/README.md.
+    Cross-article questions, corpus questions and metadata or summary questions about several articles: no
+    single paragraph holds all groups by construction, so any chunk of a gold doc counts (document level), as
+    documented in eval/README.md.
     """
     if source["doc_id"] not in record["docs"]:
         return False
-    return record["category"] == CROSS_ARTICLE or satisfies(source["text"], record["must"])
+    return _document_level(record) or satisfies(source["text"], record["must"])
+
+
+def _document_level(record: Record) -> bool:
+    category = record["category"]
+    return category in (CROSS_ARTICLE, LISTING) or (category in ABOUT_ARTICLES and len(record["docs"]) > 1)
 
 
 def evidence_flags(record: Record) -> list[bool]:

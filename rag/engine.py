@@ -24,6 +24,7 @@ from typing import Any
 import numpy as np
 
 from ingest import IngestSummary, Progress, ingest
+from rag import about
 from rag.answer import Answer, Source
 from rag.extract import Extraction, IdfTable, candidates, cite, extract, passage_evidence
 from rag.generate import NOT_IN_SOURCES, Generator, LLMError
@@ -151,6 +152,10 @@ class RAG:
             yield text
             yield Answer(text=text, refused=True, question=request.question, timings={"total": 0.0})
             return
+        asked = about.intent(request.question)
+        if asked is not None:  # about the articles themselves: exact from the stored metadata and texts
+            yield from self._about_answer(asked, request, corpus, watch)
+            return
         found = self._retrieve(request, use_llm, watch)
         with watch.stage("extract"):
             extractive = self._extract(request, found, corpus)
@@ -161,6 +166,19 @@ class RAG:
             return
         for event in self._generate(request, found, corpus, extractive, watch):
             yield self._flag_degraded(event, found) if isinstance(event, Answer) else event
+
+    def _about_answer(self, asked: about.Intent, request: Request, corpus: Corpus,
+                      watch: Stopwatch) -> Iterator[str | Answer]:
+        """A question about the articles (rag/about.py). LLM mode gets the same answer: it is exact, and it
+        keeps mode "extractive" because no model wrote it."""
+        search = replace(request, question=asked.topic, history=())  # the words naming the article
+        sources = self._retrieve(search, False, watch).sources if asked.needs_search else []
+        with watch.stage("extract"):
+            answer = about.answer(asked, request.question, corpus, sources, request.doc_ids,
+                                  self.retriever.sentence_vectors)
+        answer = replace(answer, timings=watch.total())
+        yield answer.text
+        yield answer
 
     @staticmethod
     def _flag_degraded(answer: Answer, found: Retrieval) -> Answer:

@@ -92,6 +92,59 @@ TEXTS: dict[str, dict[str, str]] = {
         "en": "question rewrite failed ({detail})",
         "ru": "не удалось переформулировать вопрос ({detail})",
     },
+    # Questions about the articles themselves (rag/about.py).
+    "about_author": {"en": "“{title}” was written by {value}.", "ru": "Автор статьи «{title}» — {value}."},
+    "about_outlet": {
+        "en": "“{title}” was published by {value}.",
+        "ru": "Статью «{title}» опубликовало издание {value}.",
+    },
+    "about_published": {"en": "“{title}” was published on {value}.", "ru": "Статья «{title}» опубликована {value}."},
+    "about_url": {"en": "The address of “{title}” is {value}.", "ru": "Адрес статьи «{title}»: {value}."},
+    "about_no_author": {
+        "en": "The article “{title}” does not say who wrote it.",
+        "ru": "В статье «{title}» не сказано, кто её автор.",
+    },
+    "about_no_outlet": {
+        "en": "The article “{title}” does not say where it was published.",
+        "ru": "В статье «{title}» не сказано, где она опубликована.",
+    },
+    "about_no_published": {
+        "en": "The article “{title}” does not say when it was published.",
+        "ru": "В статье «{title}» не сказано, когда она опубликована.",
+    },
+    "about_no_url": {
+        "en": "The article “{title}” does not give its web address.",
+        "ru": "В статье «{title}» не указан её адрес.",
+    },
+    "about_none_author": {
+        "en": "None of the articles says who wrote it.",
+        "ru": "Ни в одной статье не сказано, кто её автор.",
+    },
+    "about_none_outlet": {
+        "en": "None of the articles says where it was published.",
+        "ru": "Ни в одной статье не сказано, где она опубликована.",
+    },
+    "about_none_published": {
+        "en": "None of the articles says when it was published.",
+        "ru": "Ни в одной статье не сказано, когда она опубликована.",
+    },
+    "about_none_url": {"en": "None of the articles gives its web address.", "ru": "Ни в одной статье не указан адрес."},
+    "about_silent_author": {"en": "Not stated for {titles}.", "ru": "Не указан автор: {titles}."},
+    "about_silent_outlet": {"en": "Not stated for {titles}.", "ru": "Не указано издание: {titles}."},
+    "about_silent_published": {"en": "Not stated for {titles}.", "ru": "Не указана дата: {titles}."},
+    "about_silent_url": {"en": "Not stated for {titles}.", "ru": "Не указан адрес: {titles}."},
+    "about_summary": {"en": "“{title}”:", "ru": "«{title}»:"},
+    "about_no_article": {"en": "No article matches the question.", "ru": "Ни одна статья не подходит к вопросу."},
+    "about_list": {"en": "There are {count} articles: {titles}.", "ru": "Статей: {count}: {titles}."},
+    "about_count": {"en": "There are {count} articles: {titles}.", "ru": "Всего статей: {count}: {titles}."},
+    "about_mentions": {
+        "en": "{count} article(s) mention “{term}”:",
+        "ru": "«{term}» упоминается в статьях ({count}):",
+    },
+    "about_no_mention": {
+        "en": "None of the articles mentions “{term}”.",
+        "ru": "Ни в одной статье не упоминается «{term}».",
+    },
 }
 
 

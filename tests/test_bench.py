@@ -145,3 +145,14 @@ def test_wordllama_loads_offline_from_the_wheel() -> None:
     vectors = model.get_text_embedding_batch(["Kazakhstan", "Казахстан"])
     assert len(vectors) == 2 and len(vectors[0]) == 256
     assert model.embedded_texts == 2
+
+
+def test_archive_set_tiny_run(tmp_path: Path) -> None:
+    from bench import archive
+
+    archive.main(["--articles", "2", "--results", str(tmp_path)])
+    data = json.loads((tmp_path / "archive.json").read_text(encoding="utf-8"))
+    run = data["archive"]
+    assert run["articles"] == 2 and run["chunks"] >= 2 and run["embedded_texts"] > run["chunks"]
+    assert run["peak_rss_mb"] > 50 and run["cpu_seconds"] > 0 and run["stages"]["pipeline"] > 0
+    assert "## Archive" in (tmp_path / "README.md").read_text(encoding="utf-8")

@@ -11,7 +11,9 @@ background thread; the page shows the progress (a status line polled by a gr.Tim
 "indexing…" until it is done.
 
 For programs: `/ask` (question, doc_ids, top_k, history, mode) → `Answer.to_dict()` or {"error": ...};
-follow-ups pass the earlier turns as OpenAI-style `history`. `/documents` lists the indexed articles.
+follow-ups pass the earlier turns as OpenAI-style `history`. `/documents` lists the indexed articles. Calls go
+through gradio's queue; `/ask` answers QUEUE_CONCURRENCY at a time, first come, first served (`python -m bench.load`
+measures it under 50 concurrent sessions).
 
 This module lays out the page and wires its events to the parts in ui/, which do the work: the chat
 (ui/chat.py), the status line and start-up ingest (ui/status.py), uploads (ui/upload.py), the API
@@ -24,6 +26,10 @@ import os
 
 os.environ["GRADIO_ANALYTICS_ENABLED"] = "False"  # before gradio is imported
 os.environ.setdefault("ANONYMIZED_TELEMETRY", "False")
+# After every event gradio's queue rebuilds a pandas summary of up to 10,000 recent events for its monitoring
+# dashboard, which this app does not serve (enable_monitoring=False): ~2 ms of CPU per /ask in a fresh app, ~8 ms
+# once 10,000 events are recorded. The summary is rebuilt every N events; an N no server reaches turns it off.
+os.environ.setdefault("GRADIO_ANALYTICS_CACHE_FREQUENCY", str(2**62))
 
 import argparse  # noqa: E402
 import asyncio  # noqa: E402
@@ -48,6 +54,15 @@ from ui.upload import Upload  # noqa: E402
 log = logging.getLogger("article_qa.app")
 MODES = [("Extractive — quotes from the articles", "extractive"), ("LLM — generated, with citations", "llm")]
 API_ENDPOINTS = ("ask", "documents")
+# The queue (measured with `python -m bench.load`, 50 sessions on 2 cores at load average 7-10; README "Load").
+# Event listeners without a limit of their own, /ask included, answer QUEUE_CONCURRENCY requests at once and queue
+# the rest first come, first served, so every caller waits about as long as the others: with no limit, 50 calls at
+# once race for the embedder's lock and the GIL, and the unlucky ones waited 7-9 s (p95 5.1-5.8 s against 3.3-3.5 s
+# with 4). 6 or 8 gained nothing (the engine is CPU-bound; the embedder runs one query at a time). Queue positions
+# go out every STATUS_UPDATE_SECONDS: gradio's default ("auto") sends every waiting caller an update whenever any
+# job starts, 35 messages per /ask at 50 callers (5,283 for 150 calls, against 512 now), CPU spent on both sides.
+QUEUE_CONCURRENCY = 4
+STATUS_UPDATE_SECONDS = 1.0
 UPLOAD_CACHE_SECONDS = 3600  # gradio deletes cached uploads this old (those the upload handler did not delete)
 
 
@@ -92,7 +107,7 @@ def build_app(engine: RAG, indexer: Indexer | None = None) -> gr.Blocks:
                    delete_cache=(UPLOAD_CACHE_SECONDS, UPLOAD_CACHE_SECONDS)) as demo:
         page = _layout(engine, indexer)
         _wire(demo, page, engine, indexer)
-    demo.queue(default_concurrency_limit=4, max_size=256)
+    demo.queue(default_concurrency_limit=QUEUE_CONCURRENCY, max_size=256, status_update_rate=STATUS_UPDATE_SECONDS)
     return demo
 
 

@@ -91,6 +91,12 @@ def test_ask_follow_up_and_refusal(browser, engine: RAG, tmp_path: Path) -> None
         page.locator("#aqa-chat .aqa-answered").first.click()  # an earlier answer shows its own sources
         page.wait_for_selector("#aqa-sources #aqa-src-0-1", timeout=10_000)
 
+        ask(page, "Who wrote the article about Putin's state visit to Kazakhstan?")  # the byline, cited
+        page.wait_for_function("document.querySelectorAll('#aqa-chat .aqa-answered').length >= 3", timeout=30_000)
+        assert "Sergey Saenko" in page.locator("#aqa-chat .aqa-answered").nth(2).inner_text()
+        page.wait_for_selector("#aqa-sources #aqa-src-2-1 .aqa-byline", timeout=10_000)
+        assert "By Sergey Saenko, international observer" in page.inner_text("#aqa-sources #aqa-src-2-1 .aqa-byline")
+
         ask(page, "What is the population of Brazil?")
         page.wait_for_selector("#aqa-chat .aqa-refusal", timeout=30_000)
         page.wait_for_selector("#aqa-sources .aqa-passage", timeout=30_000)
@@ -108,6 +114,7 @@ def test_ask_follow_up_and_refusal(browser, engine: RAG, tmp_path: Path) -> None
         docs = engine.documents()
         assert f"{len(docs)} articles, {sum(d['chunks'] for d in docs)} passages" in about
         assert all(f"{d['doc_id']}\t{d['chunks']}" in about for d in docs)
+        assert "By Sergey Saenko, international observer" in about and "Segodnya" in about  # each one's byline
         assert dialogs == []
 
 

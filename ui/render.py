@@ -120,11 +120,12 @@ def example_questions(documents: list[Mapping[str, Any]], limit: int = 3) -> lis
 
 
 def status_line(state: str, message: str, seconds: float, corpus_dir: Any, documents: list[Mapping[str, Any]],
-                llm_enabled: bool) -> str:
+                llm_enabled: bool, progress: str = "") -> str:
     """The line under the header: indexing progress, an indexing error, or what is indexed."""
     if state == "indexing":
-        kind, text = "aqa-busy", (f"Indexing the articles in <code>{esc(corpus_dir)}</code> ("
-                                  f"{seconds:.0f} s so far)… answers will be available when it finishes.")
+        done = f"{esc(progress)}, {seconds:.0f} s so far" if progress else f"{seconds:.0f} s so far"
+        kind, text = "aqa-busy", (f"Indexing the articles in <code>{esc(corpus_dir)}</code> ({done})… answers "
+                                  "will be available when it finishes.")
     elif state == "error":
         kind, text = "aqa-error", f"Indexing failed: {esc(message)}"
     else:
@@ -172,10 +173,22 @@ def citation_card(citation: Any, turn: int, documents: Mapping[str, Any]) -> str
         body = highlighted_paragraph(doc_text, start, end)
     else:  # the index changed since the answer: show the quote alone
         body = f"<mark>{esc_lines(quote)}</mark>"
+    about = byline(_get(doc, "meta") or {}) if doc is not None else ""
+    about_html = f'<div class="aqa-byline">{esc(about)}</div>' if about else ""
     return (f'<div class="aqa-card" id="aqa-src-{turn}-{n}"><div class="aqa-card-head">'
             f'<span class="aqa-badge">[{n}]</span><span class="aqa-title">{esc(_get(citation, "title", ""))}'
-            f'</span></div><div class="aqa-para">{body}</div><div class="aqa-meta"><code>{esc(doc_id)}</code>'
-            f" · characters {start}–{end}</div></div>")
+            f'</span></div>{about_html}<div class="aqa-para">{body}</div><div class="aqa-meta"><code>'
+            f"{esc(doc_id)}</code> · characters {start}–{end}</div></div>")
+
+
+def byline(about: Mapping[str, Any]) -> str:
+    """What an article states about itself, in one line: "By Sergey Saenko, international observer · Segodnya ·
+    2023-11-27" (the parts it states; "" when it states none)."""
+    author = about.get("author")
+    if author and about.get("author_role"):
+        author = f"{author}, {about['author_role']}"
+    parts = [f"By {author}" if author else "", about.get("outlet") or "", about.get("published") or ""]
+    return " · ".join(str(part) for part in parts if part)
 
 
 def passage_card(source: Any, rank: int) -> str:
@@ -224,24 +237,36 @@ def sources_panel(answer: Any | None, turn: int, documents: Mapping[str, Any]) -
 # ------------------------------------------------------------------------------------------------ corpus
 
 
+def _flag(document: Mapping[str, Any]) -> str:
+    """A warning after the title of an article with a sentence addressed to a language model (found at ingest)."""
+    planted = document.get("instructions")
+    if not planted:
+        return ""
+    return (f' <span class="aqa-flag" title="{esc(planted)}">⚠ addresses an AI model; LLM answers citing that '
+            "sentence are rejected</span>")
+
+
 def corpus_table(documents: list[Mapping[str, Any]], corpus_dir: Any = None) -> str:
     if not documents:
         return '<div class="aqa-empty">No articles are indexed yet.</div>'
     total = sum(int(d.get("chunks", 0)) for d in documents)
     rows = "".join(
-        f"<tr><td>{esc(d.get('title', ''))}</td><td><code>{esc(d.get('doc_id', ''))}</code></td>"
-        f"<td class=\"aqa-num\">{int(d.get('chunks', 0))}</td></tr>"
+        f"<tr><td>{esc(d.get('title', ''))}{_flag(d)}</td><td>{esc(byline(d))}</td>"
+        f"<td><code>{esc(d.get('doc_id', ''))}</code></td><td class=\"aqa-num\">{int(d.get('chunks', 0))}</td></tr>"
         for d in documents
     )
     folder = f" from <code>{esc(corpus_dir)}</code>" if corpus_dir is not None else ""
     return (f'<div class="aqa-corpus"><p>{_count(len(documents), "article")}, {_count(total, "passage")} '
             f"(chunks) indexed{folder}.</p>"
-            '<table><thead><tr><th>Title</th><th>Document id</th><th class="aqa-num">Chunks</th></tr></thead>'
+            '<table><thead><tr><th>Title</th><th>Byline</th><th>Document id</th><th class="aqa-num">Chunks</th>'
+            "</tr></thead>"
             f"<tbody>{rows}</tbody></table></div>")
 
 
 CSS = """
 .aqa-header h1 { margin: 0; font-size: 1.5rem; }
+.aqa-byline { font-size: .85rem; color: var(--body-text-color-subdued); margin: 2px 0 4px; }
+.aqa-flag { font-size: .8rem; color: #8a1c13; }
 .aqa-header p { margin: 2px 0 0; color: var(--body-text-color-subdued); }
 .aqa-statusline { font-size: .9rem; padding: 6px 10px; border-radius: 8px;
   background: var(--background-fill-secondary); }

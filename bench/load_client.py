@@ -100,6 +100,11 @@ class GradioHttp:
         return {"error": "stream ended without a result"}
 
 
+def _unsent(index: int, turn: int, error: str) -> dict[str, Any]:
+    """The record of a request that was never sent: a failure of the session, not a latency."""
+    return {"session": index, "turn": turn, "started": time.time(), "seconds": 0.0, "ok": False, "error": error}
+
+
 async def _http_session(api: GradioHttp, index: int, questions: list[str], deadline: float, timeout: float,
                         emit: Emit) -> None:
     session_hash = uuid.uuid4().hex[:11]  # like the page's and gradio_client's: one per session
@@ -107,8 +112,7 @@ async def _http_session(api: GradioHttp, index: int, questions: list[str], deadl
     for turn, question in enumerate(questions):
         started, clock = time.time(), time.monotonic()
         if clock > deadline:
-            emit({"session": index, "turn": turn, "started": started, "seconds": 0.0, "ok": False,
-                  "error": "not sent: phase time limit"})
+            emit(_unsent(index, turn, "not sent: phase time limit"))
             continue
         try:
             args = [question, None, None, history or None, None]
@@ -138,15 +142,13 @@ def _gradio_session(url: str, index: int, questions: list[str], deadline: float,
         client = Client(url, verbose=False, download_files=False)
     except Exception as exc:  # noqa: BLE001 - a session that cannot connect counts as failed requests
         for turn in range(len(questions)):
-            emit({"session": index, "turn": turn, "started": time.time(), "seconds": 0.0, "ok": False,
-                  "error": f"connect: {type(exc).__name__}"})
+            emit(_unsent(index, turn, f"connect: {type(exc).__name__}"))
         return
     history: list[dict[str, str]] = []
     for turn, question in enumerate(questions):
         started, clock = time.time(), time.monotonic()
         if clock > deadline:
-            emit({"session": index, "turn": turn, "started": started, "seconds": 0.0, "ok": False,
-                  "error": "not sent: phase time limit"})
+            emit(_unsent(index, turn, "not sent: phase time limit"))
             continue
         try:
             job = client.submit(question, None, None, history or None, None, api_name="/ask")

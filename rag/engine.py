@@ -154,7 +154,7 @@ class RAG:
             return
         asked = about.intent(request.question)
         if asked is not None:  # about the articles themselves: exact from the stored metadata and texts
-            yield from self._about_answer(asked, request, corpus, watch)
+            yield from self._about_answer(asked, request, corpus, use_llm, watch)
             return
         found = self._retrieve(request, use_llm, watch)
         with watch.stage("extract"):
@@ -167,16 +167,23 @@ class RAG:
         for event in self._generate(request, found, corpus, extractive, watch):
             yield self._flag_degraded(event, found) if isinstance(event, Answer) else event
 
-    def _about_answer(self, asked: about.Intent, request: Request, corpus: Corpus,
+    def _about_answer(self, asked: about.Intent, request: Request, corpus: Corpus, use_llm: bool,
                       watch: Stopwatch) -> Iterator[str | Answer]:
-        """A question about the articles (rag/about.py). LLM mode gets the same answer: it is exact, and it
-        keeps mode "extractive" because no model wrote it."""
+        """A question about the articles (rag/about.py). In LLM mode a summary is written by the model from the
+        sentences the extractive summary chose, and verified like any answer (that summary stands in if the
+        model fails or its answer is rejected); metadata and corpus answers are exact and stay as they are."""
         search = replace(request, question=asked.topic, history=())  # the words naming the article
         sources = self._retrieve(search, False, watch).sources if asked.needs_search else []
         with watch.stage("extract"):
             answer = about.answer(asked, request.question, corpus, sources, request.doc_ids,
                                   self.retriever.sentence_vectors)
         answer = replace(answer, timings=watch.total())
+        if use_llm and asked.kind == "summary" and answer.citations:
+            chosen = [Source(f"{c.doc_id}@{c.start_char}", c.doc_id, c.title, c.quote, c.start_char, c.end_char,
+                             1.0) for c in answer.citations]
+            yield from self._generate(request, Retrieval(request.question, np.zeros(0), chosen, None), corpus,
+                                      answer, watch)
+            return
         yield answer.text
         yield answer
 

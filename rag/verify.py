@@ -102,7 +102,7 @@ def verify(
     corpus: Corpus,
     similarity: Callable[[str, Sequence[Sentence]], np.ndarray] | None = None,
 ) -> Verified:
-    evidence = [corpus.sentences(s.chunk_id) for s in sources]
+    evidence = [corpus.sentences(s.chunk_id) or _quoted_span(s, corpus) for s in sources]
     kept: list[str] = []
     dropped: list[str] = []
     removed = 0
@@ -147,3 +147,12 @@ def verify(
         else:
             dropped.append(claim)
     return Verified(" ".join(kept), citations, dropped, removed)
+
+
+def _quoted_span(source: Source, corpus: Corpus) -> list[Sentence]:
+    """A source that is not a stored chunk but a verbatim span of an article (the sentences a summary is written
+    from): that span, as one sentence, if the article still holds it."""
+    doc = corpus.documents.get(source.doc_id)
+    if doc is None or doc.text[source.start_char : source.end_char] != source.text:
+        return []
+    return [Sentence.of(doc.doc_id, doc.title, doc.text, source.start_char, source.end_char)]

@@ -139,7 +139,7 @@ def test_articles_mentioning_a_name_are_cited_where_they_mention_it(engine: RAG)
     assert missing.refused and "Zelensky" in missing.text
 
 
-def test_llm_mode_gets_the_same_exact_answer(engine: RAG, openai_stub: StubOpenAI) -> None:
+def test_llm_mode_gets_the_same_exact_metadata_answer(engine: RAG, openai_stub: StubOpenAI) -> None:
     settings = engine.settings.model_copy(update={"llm_base_url": openai_stub.base_url, "llm_model": "stub",
                                                   "openai_api_key": None})
     llm = RAG(settings)
@@ -147,6 +147,24 @@ def test_llm_mode_gets_the_same_exact_answer(engine: RAG, openai_stub: StubOpenA
     assert not answer.refused and "Sergey Saenko" in answer.text
     assert_cited_verbatim(llm, answer)
     assert not openai_stub.chat_requests  # exact from the metadata: no model call
+
+
+def test_llm_mode_writes_a_summary_from_the_chosen_sentences_and_verifies_it(engine: RAG) -> None:
+    question = "Summarize the article about Putin's state visit to Kazakhstan."
+    extractive = engine.ask(question)
+    lead = extractive.citations[0]
+    with StubOpenAI(lambda body: "Putin paid a state visit to Kazakhstan on November 27-28 [1].") as stub:
+        llm = RAG(engine.settings.model_copy(update={"llm_base_url": stub.base_url, "llm_model": "stub"}))
+        answer = llm.ask(question, mode="llm")
+        prompt = stub.requests[-1]["messages"][-1]["content"]
+    assert all(c.quote in prompt for c in extractive.citations)  # written from the sentences the summary chose
+    assert answer.mode == "llm" and not answer.refused and "November 27-28" in answer.text
+    assert [(c.doc_id, c.start_char) for c in answer.citations] == [(lead.doc_id, lead.start_char)]
+    assert_cited_verbatim(llm, answer)
+    with StubOpenAI(lambda body: "Putin is the president of Brazil.") as stub:  # uncited: rejected
+        llm = RAG(engine.settings.model_copy(update={"llm_base_url": stub.base_url, "llm_model": "stub"}))
+        fallback = llm.ask(question, mode="llm")
+    assert fallback.mode == "extractive" and fallback.text == extractive.text and fallback.notice
 
 
 def test_summary_of_one_article_quotes_its_lead_and_central_sentences(engine: RAG) -> None:

@@ -26,6 +26,7 @@ from bs4.element import PreformattedString
 from charset_normalizer import from_bytes
 
 from ingest.declared import FRONT_MATTER, front_matter_meta, html_meta
+from ingest.metadata import carries_metadata
 
 SUPPORTED_SUFFIXES = (".txt", ".md", ".markdown", ".html", ".htm")
 HTML_SUFFIXES = (".html", ".htm")
@@ -265,6 +266,10 @@ def _html_blocks(root: Tag | BeautifulSoup, paragraphs: int) -> list[str]:
         elif isinstance(node, Tag):
             if node.name in ("br", "hr"):
                 flush()
+            elif node.name == "header" and node is not root and _is_furniture(node, paragraphs):
+                # An article's <header> is furniture but for its byline and date: those lines stay.
+                flush()
+                lines.extend(line for line in _html_blocks(node, paragraphs) if carries_metadata(line))
             elif node is root or not _is_furniture(node, paragraphs):
                 inner = node if _BLOCK_TAG.fullmatch(node.name) else block
                 stack.extend((child, inner) for child in reversed(node.contents))

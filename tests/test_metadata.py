@@ -358,3 +358,20 @@ def test_any_text_gives_verbatim_spans(lines: list[str]) -> None:
     meta = find_metadata(text)
     _assert_spans_verbatim(text, meta)
     assert all(isinstance(v, str | int) for v in meta.to_metadata().values())
+
+
+def test_a_byline_in_an_articles_html_header_is_kept_and_found() -> None:
+    from ingest.load import read_html
+
+    html = ("<html><body><nav>Home | News</nav><article><header><h1>Tram line to Kessel approved</h1>"
+            '<p class="byline">By Jane Doe, city correspondent</p><p><time>March 5, 2024</time></p>'
+            '<div class="share">Share on Facebook</div></header><p>The city council of Kessel approved a new tram '
+            "line on Tuesday. The line will be 14 kilometres long and is due to open in 2027.</p><p>It will cost "
+            "310 million euros. Construction starts next spring.</p></article></body></html>")
+    text, declared = read_html(html)
+    assert "Share on Facebook" not in text and "Home" not in text  # the rest of the header is still furniture
+    cleaned = clean_text(text).text
+    found = find_metadata(cleaned, declared)
+    assert (found.author, found.author_role, found.published) == ("Jane Doe", "city correspondent", "2024-03-05")
+    assert found.author_span is not None
+    assert cleaned[found.author_span.start : found.author_span.end] == "By Jane Doe, city correspondent"

@@ -106,7 +106,7 @@ def add_one_article(settings: Any, model: Any) -> dict[str, Any]:
     for name, paths in (("file", [new]), ("folder", None)):
         summary = ingest(settings, paths, embed_model=model)
         out[name] = {"seconds": round(summary.seconds, 2), "embed_seconds": round(summary.embed_seconds, 2),
-                     "stages": summary.stages}
+                     "embedded": summary.embedded, "stages": summary.stages}
         new.write_text(new.read_text(encoding="utf-8") + "\nOne more sentence at its end.\n", encoding="utf-8")
     new.unlink()
     ingest(settings, embed_model=model)

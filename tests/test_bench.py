@@ -110,7 +110,7 @@ def test_scale_set_tiny_run_both_modes_with_extrapolation(tmp_path: Path) -> Non
         assert point["ingest"]["embedded_texts"] == measured["sentence_nodes"]
         assert point["query"]["retrieve"]["n"] == 3
         added = point["ingest"]["add_one"]
-        assert added["file"]["embed_seconds"] > 0 and added["folder"]["stages"]["reconcile"] < 1  # not reconciled
+        assert added["file"]["embedded"] > 0 and added["folder"]["stages"]["reconcile"] < 1  # not reconciled
         assert measured["add_one_s"] == round(added["file"]["seconds"] - added["file"]["embed_seconds"], 2)
     assert rows[(20, "server")]["server_rss_mb"] > 0
     assert data["points"]["server-20"]["disk"]["chroma_server_mb"] > 0

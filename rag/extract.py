@@ -23,10 +23,10 @@ from dataclasses import dataclass
 import numpy as np
 
 from rag.answer import Citation, Source
-from rag.question import QUESTION_WORDS, counted_noun, has_type, looks_like_injection, question_type
+from rag.question import QUESTION_WORDS, counted_noun, has_type, question_type
 from store.corpus import Corpus
 from store.records import Sentence
-from store.text import has_cyrillic, term_set
+from store.text import addresses_a_model, has_cyrillic, term_set
 
 # Sentence selection weights (sum to 1). A grid over 0.3-0.7 / 0.2-0.5 / 0-0.3 on the team dataset moved top-1
 # accuracy by at most 1 of 111 answerable questions: the features, not the weights, limit it.
@@ -187,7 +187,7 @@ def extract(question: str, cands: list[Candidate], evidence: PassageEvidence, co
 
 def _refusal(question: str, cands: list[Candidate], evidence: PassageEvidence) -> str | None:
     """Why the question cannot be answered from these candidates at all (a rag/messages.py key), or None."""
-    if looks_like_injection(question):
+    if addresses_a_model(question):
         return "injection"
     if not cands:
         return "no_passage"

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import re
 
-from store.text import addresses_a_model, has_cyrillic, names, numbers, term_set
+from store.text import has_cyrillic, names, numbers, term_set
 
 _QUESTION_TYPES: list[tuple[str, re.Pattern[str]]] = [
     (
@@ -101,8 +101,6 @@ def question_type(question: str) -> str | None:
     return next((name for name, pattern in _QUESTION_TYPES if pattern.search(question)), None)
 
 
-def looks_like_injection(question: str) -> bool:
-    return addresses_a_model(question)
 
 
 def counted_noun(question: str) -> str | None:

@@ -22,11 +22,11 @@ from dataclasses import dataclass
 import numpy as np
 
 from rag.answer import CITATION_MARKER, Citation, Source, marker_numbers
-from rag.question import QUESTION_WORDS, has_type, looks_like_injection, question_type
+from rag.question import QUESTION_WORDS, has_type, question_type
 from store.corpus import Corpus
 from store.records import Sentence
 from store.sentences import split_sentences
-from store.text import has_cyrillic, names, numbers, term_set
+from store.text import addresses_a_model, has_cyrillic, names, numbers, term_set
 
 MIN_WORD_SUPPORT = 0.5
 # e5 "query:" vector of the claim against the stored sentence vectors. Measured on the seed corpus: a Russian
@@ -86,7 +86,7 @@ def answer_problem(question: str, checked: Verified, sources: Sequence[Source]) 
     for citation in checked.citations:
         holding = [s.text for s in sources
                    if s.doc_id == citation.doc_id and s.start_char <= citation.start_char < s.end_char]
-        if any(looks_like_injection(text) for text in [citation.quote, *holding]):
+        if any(addresses_a_model(text) for text in [citation.quote, *holding]):
             return "llm_injection"
     text = _MARKERS.sub("", checked.text)
     kind = question_type(question)

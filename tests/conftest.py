@@ -26,7 +26,7 @@ from store.settings import Settings  # noqa: E402
 
 if TYPE_CHECKING:
     import app
-    from rag import RAG
+    from rag import RAG, Answer
 
 ROOT = Path(__file__).resolve().parent.parent
 ARTICLES = ROOT / "data" / "articles"
@@ -46,6 +46,16 @@ SMALL_CORPUS = {
     "</body></html>",
 }
 BRIDGE = "How much did the harbour bridge cost?"  # answered by SMALL_CORPUS: "120 million euros"
+
+
+def assert_cited_verbatim(engine: RAG, answer: Answer) -> None:
+    """Every citation quotes its article verbatim at its offsets, is marked in the text and is among the sources."""
+    documents = engine.retriever.corpus().documents
+    assert answer.citations
+    for c in answer.citations:
+        assert documents[c.doc_id].text[c.start_char : c.end_char] == c.quote
+        assert f"[{c.number}]" in answer.text
+        assert c.doc_id in {s.doc_id for s in answer.sources}
 
 
 def free_port() -> int:

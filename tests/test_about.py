@@ -5,9 +5,10 @@ through the real engine on the seed articles, every citation verbatim."""
 from __future__ import annotations
 
 import pytest
+from conftest import assert_cited_verbatim
 from openai_stub import StubOpenAI
 
-from rag import RAG, Answer
+from rag import RAG
 from rag.about import intent
 
 PUTIN_VISIT = "putin-state-visit-to-kazakhstan"
@@ -15,14 +16,6 @@ ALTERNATIVE = "kazakhstan-looking-for-alternative-to-russia"
 REASONS = "reasons-for-tokayev-visit-to-russia"
 SOCHI = "tokayev-putin-sochi-hidden-signal"
 
-
-def assert_cited_verbatim(engine: RAG, answer: Answer) -> None:
-    documents = engine.retriever.corpus().documents
-    assert answer.citations
-    for c in answer.citations:
-        assert documents[c.doc_id].text[c.start_char : c.end_char] == c.quote
-        assert f"[{c.number}]" in answer.text
-        assert c.doc_id in {s.doc_id for s in answer.sources}
 
 
 @pytest.mark.parametrize(

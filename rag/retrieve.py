@@ -38,6 +38,7 @@ EXACT_SEARCH_MAX_CHUNKS = 2000
 # with pooled passage vectors (ingest/embed.py): evidence hit@1 dev 0.705 → 0.735 and held-out 0.297 → 0.486;
 # 0.5 ranked worse on the held-out split (hit@1 0.405).
 BEST_SENTENCE_WEIGHT = 0.25
+SENTENCE_CACHE = 10_000
 
 
 def lexical_trust(known_share: float) -> float:
@@ -67,6 +68,10 @@ class Retriever:
         self._published: tuple[object, ...] | None = None  # what `_corpus` was loaded for
         self._damage: tuple[tuple[object, ...], IndexDamaged] | None = None  # the last load's damage, and when
         self._lock = threading.Lock()
+        # Sentence vectors read from the store, by id: ranking passages by their best sentence and then choosing
+        # answer sentences read the same ones for one question. An id carries its sentence's text, so a cached
+        # vector stays right; the cache is emptied when it holds SENTENCE_CACHE vectors (~15 MB).
+        self._sentence_cache: dict[str, np.ndarray] = {}
 
     def collection(self, kind: str = chroma.CHUNK) -> Any:
         if kind not in self._collections:
@@ -214,7 +219,7 @@ class Retriever:
         if not ranked:
             return ranked
         members = {cid: [s.id for s in corpus.sentences(cid)] for cid, _ in ranked}
-        vectors = self.sentence_vectors(list(dict.fromkeys(sid for ids in members.values() for sid in ids)))
+        vectors = self.sentence_vectors([sid for ids in members.values() for sid in ids])
         rescored = []
         for cid, score in ranked:
             best = max((float(vectors[sid] @ query_vector) for sid in members[cid] if sid in vectors), default=score)
@@ -223,14 +228,20 @@ class Retriever:
 
     def sentence_vectors(self, sentence_ids: list[str]) -> dict[str, np.ndarray]:
         """Stored embeddings of the given sentence ids (those the store has)."""
-        if not sentence_ids:
-            return {}
-        result = self._read_store(
-            lambda coll: coll.get(ids=sentence_ids, include=["embeddings"]), "vector store read", chroma.SENTENCE
-        )
-        return {
-            sid: np.asarray(vec, dtype=np.float32) for sid, vec in zip(result["ids"], result["embeddings"], strict=True)
-        }
+        cache = self._sentence_cache  # shared by the app's threads: read and extended, never relied on after
+        found = {sid: vec for sid in sentence_ids if (vec := cache.get(sid)) is not None}
+        missing = [sid for sid in dict.fromkeys(sentence_ids) if sid not in found]
+        if missing:
+            result = self._read_store(
+                lambda coll: coll.get(ids=missing, include=["embeddings"]), "vector store read", chroma.SENTENCE
+            )
+            read = {sid: np.asarray(vec, dtype=np.float32)
+                    for sid, vec in zip(result["ids"], result["embeddings"], strict=True)}
+            if len(cache) + len(read) > SENTENCE_CACHE:
+                cache.clear()
+            cache.update(read)
+            found.update(read)
+        return found
 
 
 def _source(

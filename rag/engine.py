@@ -26,7 +26,16 @@ import numpy as np
 from ingest import IngestSummary, Progress, ingest
 from rag import about
 from rag.answer import Answer, Source
-from rag.extract import Extraction, IdfTable, candidates, cite, extract, passage_evidence
+from rag.extract import (
+    ANSWER_SENTENCES,
+    PART_SENTENCES,
+    Extraction,
+    IdfTable,
+    candidates,
+    cite,
+    extract,
+    passage_evidence,
+)
 from rag.generate import NOT_IN_SOURCES, Generator, LLMError
 from rag.messages import say
 from rag.question import language, parts
@@ -221,19 +230,21 @@ class RAG:
             vector = self.retriever.embed_query(query)
             doc_ids = list(request.doc_ids) if request.doc_ids else None
             part_sources = self.retriever.retrieve(query, k=request.top_k, doc_ids=doc_ids, query_vector=vector)
-            extractions.append(self._extraction(request, part, Retrieval(query, vector, part_sources, None), corpus))
+            extractions.append(self._extraction(request, part, Retrieval(query, vector, part_sources, None), corpus,
+                                                PART_SENTENCES))
             seen = {s.chunk_id for s in sources}
             sources += [s for s in part_sources if s.chunk_id not in seen]
         return self._extractive_answer(request.question, extractions, sources, questions)
 
-    def _extraction(self, request: Request, question: str, found: Retrieval, corpus: Corpus) -> Extraction:
+    def _extraction(self, request: Request, question: str, found: Retrieval, corpus: Corpus,
+                    most: int = ANSWER_SENTENCES) -> Extraction:
         """Meaning comes from the (possibly expanded) search query; words and question type from what the user
         asked now; what earlier answers already quoted is not repeated."""
         said = " ".join(m["content"] for m in request.history if m["role"] == "assistant")
         idf = self._idf_table(corpus)
         cands = candidates(question, found.sources, corpus, idf, found.vector, self.retriever.sentence_vectors, said)
         evidence = passage_evidence(question, found.sources, idf, cands, expanded=found.query != question)
-        return extract(question, cands, evidence, corpus)
+        return extract(question, cands, evidence, corpus, most)
 
     def _generate(self, request: Request, found: Retrieval, corpus: Corpus, extractive: Answer,
                   watch: Stopwatch) -> Iterator[str | Answer]:

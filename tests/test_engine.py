@@ -97,7 +97,9 @@ def test_multi_part_questions_are_answered_part_by_part_from_two_articles(engine
                         "did Kazakhstanis send to Russia in the first half of 2024?")
     assert not answer.refused
     assert "2,000 times" in answer.text and "160.7 billion" in answer.text
-    assert len({c.doc_id for c in answer.citations}) == 2
+    exports, money = (next(c.doc_id for c in answer.citations if figure in c.quote)
+                      for figure in ("2,000 times", "160.7 billion"))
+    assert exports != money  # each part cited from its own article
     assert [f"[{c.number}]" in answer.text for c in answer.citations] == [True] * len(answer.citations)
 
 
@@ -222,6 +224,27 @@ def test_an_answer_takes_along_a_neighbour_that_scores_close_to_it() -> None:
     widened = widen(cands[:1], cands, corpus)
     assert widened[0].text == doc[: doc.index("clearing.") + len("clearing.")]
     assert corpus.documents["d"].text[widened[0].start : widened[0].end] == widened[0].text
+
+
+def test_an_answer_quotes_close_runners_up_and_one_span_where_they_touch() -> None:
+    texts = ["Exports grew by a third.", "Imports fell sharply.", "The reason was the new tariff.", "Rain fell."]
+    evidence = PassageEvidence(corpus_coverage=0.9, top_dense=0.9, cross_script=False)
+
+    def chosen(*scores: float, sep: str = "\n", most: int = 3) -> list[str]:
+        corpus = _corpus(*texts, sep=sep)
+        doc = corpus.documents["d"].text
+        cands = sorted((Candidate("d", "T", doc.index(t), doc.index(t) + len(t), t, 1, 0.9, 0.5, None, score=score)
+                        for t, score in zip(texts, scores, strict=True)), key=lambda c: -c.score)
+        out = extract("Why did trade change?", cands, evidence, corpus, most).chosen
+        assert all(doc[c.start : c.end] == c.text for c in out)
+        return [c.text for c in out]
+
+    # Sentences that score close to the best are quoted with it, up to `most`; one far below is not.
+    assert chosen(1.0, 0.3, 0.8, 0.2) == [texts[0], texts[2]]
+    assert chosen(1.0, 0.3, 0.8, 0.75) == [texts[0], texts[2], texts[3]]
+    assert chosen(1.0, 0.3, 0.8, 0.75, most=2) == [texts[0], texts[2]]
+    # Chosen sentences next to each other in a paragraph are widened into one span, quoted once.
+    assert chosen(1.0, 0.95, 0.9, 0.1, sep=" ") == [" ".join(texts[:3])]
 
 
 def test_sentence_vectors_are_stored_for_answering(engine: RAG) -> None:

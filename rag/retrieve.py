@@ -1,8 +1,9 @@
 """Hybrid retrieval: dense search in Chroma + BM25, fused by weighted reciprocal rank.
 
-`Retriever.retrieve(question, k, doc_ids)` returns `Source`s, best first, each remembering its dense and
-BM25 rank. The persisted BM25 index (and with it the chunk table and the cleaned documents) is loaded
-once and reloaded only when an ingest publishes a new corpus version — never rebuilt per query.
+`Retriever.retrieve(question, k, doc_ids)` returns `Source`s, best first (at most `MAX_PER_ARTICLE` from one
+article while others qualify), each remembering its dense and BM25 rank. The persisted BM25 index (and with
+it the chunk table and the cleaned documents) is loaded once and reloaded only when an ingest publishes a new
+corpus version — never rebuilt per query.
 `sentence_vectors` fetches the stored sentence embeddings that answering ranks sentences with.
 A damaged or missing index file is `IndexDamaged` (a StoreError naming the file and `rag ingest`), never a raw
 traceback; `damaged()` and `needs_ingest()` tell the app whether to ingest (and so repair) at start.
@@ -16,6 +17,8 @@ Not here: choosing answer sentences (rag/extract.py) or generation (rag/generate
 from __future__ import annotations
 
 import threading
+from collections import Counter
+from collections.abc import Callable
 from typing import Any
 
 import numpy as np
@@ -39,6 +42,11 @@ EXACT_SEARCH_MAX_CHUNKS = 2000
 # 0.5 ranked worse on the held-out split (hit@1 0.405).
 BEST_SENTENCE_WEIGHT = 0.25
 SENTENCE_CACHE = 10_000
+# At most this many of the passages handed on come from one article while other articles' passages qualify: two
+# articles about one event tell it differently, and the one that ranks second often holds the detail asked for
+# ("how long were the talks" is in the article that is not about the talks). Measured: dev accuracy 0.723 →
+# 0.736 and held-out 0.311 → 0.333 with 3 of 5; with 2 of 5, 0.715 / 0.289.
+MAX_PER_ARTICLE = 3
 
 
 def lexical_trust(known_share: float) -> float:
@@ -48,6 +56,22 @@ def lexical_trust(known_share: float) -> float:
     shares a transliterated name or two with them, and such lexical hits would outvote the dense ranking.
     """
     return max(0.0, 2.0 * known_share - 1.0)
+
+
+def diverse(ranked: list[str], k: int, article_of: Callable[[str], str], most: int = MAX_PER_ARTICLE) -> list[str]:
+    """The best k of `ranked`, passing over an article's passages beyond `most` while other articles' remain
+    (then the best of those passed over fill up to k); ranking order kept."""
+    taken: list[str] = []
+    per_article: Counter[str] = Counter()
+    for item in ranked:
+        if per_article[article_of(item)] < most:
+            per_article[article_of(item)] += 1
+            taken.append(item)
+            if len(taken) == k:
+                break
+    kept = set(taken)
+    kept |= set([item for item in ranked if item not in kept][: k - len(taken)])
+    return [item for item in ranked if item in kept]
 
 
 def fuse(rankings: list[tuple[list[str], float]], rrf_k: int) -> dict[str, float]:
@@ -209,7 +233,8 @@ class Retriever:
         )
         dense_info = {cid: (rank, s) for rank, (cid, s) in enumerate(dense, start=1)}
         lexical_info = {c.id: (rank, s) for rank, (c, s) in enumerate(lexical, start=1)}
-        best = sorted(fused, key=lambda cid: (-fused[cid], cid))[:k]
+        ranked_ids = sorted(fused, key=lambda cid: (-fused[cid], cid))
+        best = diverse(ranked_ids, k, lambda cid: corpus.bm25.by_id[cid].doc_id)
         return [_source(corpus.bm25.by_id[cid], fused[cid], dense_info.get(cid), lexical_info.get(cid)) for cid in best]
 
     def by_best_sentence(

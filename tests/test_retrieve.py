@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from rag.retrieve import BEST_SENTENCE_WEIGHT, Retriever
+from rag.retrieve import BEST_SENTENCE_WEIGHT, Retriever, diverse
 from store.settings import Settings
 
 
@@ -21,3 +21,13 @@ def test_a_passage_holding_the_asked_sentence_rises_in_the_dense_list(indexed_ar
     assert rescored[0][1] == pytest.approx(0.78 * (1 - BEST_SENTENCE_WEIGHT) + BEST_SENTENCE_WEIGHT * 1.0, abs=1e-4)
     assert sorted(cid for cid, _ in rescored) == sorted(chunk_ids)
     assert retriever.by_best_sentence([], query, corpus) == []
+
+
+def test_one_article_fills_at_most_three_of_five_places_while_others_qualify() -> None:
+    ranked = ["a1", "a2", "a3", "a4", "b1", "a5", "c1"]
+    article = lambda item: item[0]  # noqa: E731
+    assert diverse(ranked, 5, article) == ["a1", "a2", "a3", "b1", "c1"]
+    assert diverse(ranked, 3, article) == ["a1", "a2", "a3"]
+    # No other article left (a filter to one article): its passages fill every place, in rank order.
+    assert diverse(["a1", "a2", "a3", "a4", "a5", "b1"], 5, article) == ["a1", "a2", "a3", "a4", "b1"]
+    assert diverse(["a1", "a2", "a3", "a4", "a5"], 5, article) == ["a1", "a2", "a3", "a4", "a5"]

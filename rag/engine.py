@@ -38,7 +38,7 @@ from rag.extract import (
 )
 from rag.generate import NOT_IN_SOURCES, Generator, LLMError
 from rag.messages import say
-from rag.question import language, parts
+from rag.question import language, parts, refers_back
 from rag.request import Message, Request
 from rag.retrieve import Retriever
 from rag.verify import answer_problem, verify
@@ -243,7 +243,7 @@ class RAG:
         said = " ".join(m["content"] for m in request.history if m["role"] == "assistant")
         idf = self._idf_table(corpus)
         cands = candidates(question, found.sources, corpus, idf, found.vector, self.retriever.sentence_vectors, said)
-        evidence = passage_evidence(question, found.sources, idf, cands, expanded=found.query != question)
+        evidence = passage_evidence(question, found.sources, idf, cands, found.query)
         return extract(question, cands, evidence, corpus, most)
 
     def _generate(self, request: Request, found: Retrieval, corpus: Corpus, extractive: Answer,
@@ -352,7 +352,7 @@ class RAG:
     def _with_context(question: str, context: str) -> str:
         """A short question searched together with what it refers to (the previous question, or the first
         part of a multi-part one): the topic lives there."""
-        if len(term_set(question)) >= SELF_CONTAINED_MIN_TERMS:
+        if len(term_set(question)) >= SELF_CONTAINED_MIN_TERMS and not refers_back(question):
             return question
         return f"{question} {context}"
 

@@ -24,7 +24,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from rag.answer import Citation, Source
-from rag.question import QUESTION_WORDS, counted_noun, has_type, question_type
+from rag.question import QUESTION_WORDS, counted_noun, has_type, question_type, refers_back
 from store.corpus import Corpus
 from store.records import Sentence
 from store.text import addresses_a_model, has_cyrillic, term_set
@@ -174,11 +174,13 @@ class PassageEvidence:
 
 
 def passage_evidence(
-    question: str, sources: Sequence[Source], idf: IdfTable, cands: Sequence[Candidate], expanded: bool = False
+    question: str, sources: Sequence[Source], idf: IdfTable, cands: Sequence[Candidate], searched: str = ""
 ) -> PassageEvidence:
     """The signals; closeness in meaning is read off the sentences, whose vectors are each sentence's own
-    embedding, not off the passages, whose vectors are pooled from them (ingest/embed.py)."""
-    q_terms = set(term_set(question)) - QUESTION_WORDS
+    embedding, not off the passages, whose vectors are pooled from them (ingest/embed.py). A follow-up with a
+    pronoun, searched together with the words it refers to (`searched`), is about those words too."""
+    expanded = bool(searched) and searched != question
+    q_terms = set(term_set(searched if expanded and refers_back(question) else question)) - QUESTION_WORDS
     top = sources[:3]
     top_dense = max((c.dense for c in cands if c.rank <= len(top)), default=0.0)
     cross = bool(top) and has_cyrillic(question) != has_cyrillic(top[0].text)

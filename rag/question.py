@@ -88,6 +88,12 @@ _PART_BREAK = re.compile(
     re.I,
 )
 MIN_PART_WORDS = 3
+# Words that point back to an earlier turn: "What did *he* say?", "In which year does Kazakhstan chair *it*?".
+_REFERS_BACK = re.compile(
+    r"\b(?:he|she|it|they|him|her|his|its|their|them|this|these|those"
+    r"|он|она|оно|они|его|её|ее|их|ему|ей|им|нём|нем|ней|них|этот|эта|это|эти|этом|этого)\b",
+    re.I,
+)
 # "How many wagons of coal were…" → "wagons": what a count question counts. ("How much money…" is left alone:
 # an amount is given in its unit, tenge or dollars, not as "money".)
 _COUNTED = re.compile(
@@ -107,6 +113,11 @@ def counted_noun(question: str) -> str | None:
     """What a "how many …" question counts ("wagons" in "How many wagons were blocked?"), if it says."""
     match = _COUNTED.search(question)
     return match.group(1) if match else None
+
+
+def refers_back(question: str) -> bool:
+    """True for a question with a pronoun that stands for something named earlier in the conversation."""
+    return _REFERS_BACK.search(question) is not None
 
 
 def language(text: str) -> str:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from rag.question import has_type, language, parts, question_type
+from rag.question import has_type, language, parts, question_type, refers_back
 
 
 @pytest.mark.parametrize(
@@ -38,3 +38,11 @@ def test_reason_questions_want_a_cause() -> None:
 def test_language() -> None:
     assert language("Кто встретил Токаева?") == "ru"
     assert language("Who met Tokayev?") == "en"
+
+
+def test_a_pronoun_refers_back_to_the_conversation() -> None:
+    assert refers_back("What did he say Tokayev was really doing?")
+    assert refers_back("In which year does Kazakhstan chair it?")
+    assert refers_back("Что он думает о заявлениях Токаева?")
+    assert not refers_back("What did Karasev say about the forum?")
+    assert not refers_back("Сколько документов подписали в Москве?")

@@ -101,6 +101,8 @@ _COUNTED = re.compile(
     r"|could|can|of)\b",
     re.I,
 )
+# …or, with another verb after it ("How many bodyguards surrounded him?"), the word after "how many".
+_COUNTED_WORD = re.compile(r"\bhow many ([\w’'-]+)", re.I)
 
 
 def question_type(question: str) -> str | None:
@@ -111,7 +113,7 @@ def question_type(question: str) -> str | None:
 
 def counted_noun(question: str) -> str | None:
     """What a "how many …" question counts ("wagons" in "How many wagons were blocked?"), if it says."""
-    match = _COUNTED.search(question)
+    match = _COUNTED.search(question) or _COUNTED_WORD.search(question)
     return match.group(1) if match else None
 
 

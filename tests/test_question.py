@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from rag.question import has_type, language, parts, question_type, refers_back
+from rag.question import counted_noun, has_type, language, parts, question_type, refers_back
 
 
 @pytest.mark.parametrize(
@@ -46,3 +46,16 @@ def test_a_pronoun_refers_back_to_the_conversation() -> None:
     assert refers_back("Что он думает о заявлениях Токаева?")
     assert not refers_back("What did Karasev say about the forum?")
     assert not refers_back("Сколько документов подписали в Москве?")
+
+
+@pytest.mark.parametrize(
+    ("question", "counted"),
+    [
+        ("How many wagons of coal were blocked?", "wagons"),
+        ("How many documents did they sign?", "documents"),
+        ("How many bodyguards surrounded the president?", "bodyguards"),  # any verb after the counted things
+        ("How much money was sent?", None),
+    ],
+)
+def test_what_a_count_question_counts(question: str, counted: str | None) -> None:
+    assert counted_noun(question) == counted

@@ -84,11 +84,14 @@ def corpus_files(root: Path) -> list[Path]:
 # ---------------------------------------------------------------------------------------------- reading
 
 
-def load_files(paths: Iterable[Path], max_bytes: int) -> tuple[list[SourceFile], list[Skipped]]:
-    """Load every path; a second file with an already-used doc_id is skipped, never silently merged."""
+def load_files(
+    paths: Iterable[Path], max_bytes: int, taken: Mapping[str, Path] | None = None
+) -> tuple[list[SourceFile], list[Skipped]]:
+    """Load every path; a second file with an already-used doc_id (here or in `taken`: id -> its file) is
+    skipped, never silently merged."""
     loaded: list[SourceFile] = []
     skipped: list[Skipped] = []
-    owner: dict[str, Path] = {}
+    owner: dict[str, Path] = dict(taken or {})
     for path in paths:
         result = load_file(path, max_bytes)
         if isinstance(result, Skipped):

@@ -5,6 +5,7 @@ Layout of `RAG_DATA_DIR`:
     docstore.json     llama-index docstore: cleaned text, metadata and content hash per document
     bm25/<version>/   the persisted bm25s index of every chunk, plus chunks.v2.json (the chunk table)
     bm25/CURRENT      name of the live version, swapped atomically after a rebuild
+    file_stats.json   what each corpus file was like when last read (`file_stats_path`)
     manifest.json     size and SHA-256 of each file above that the product writes (store/manifest.py), written
                       last by every ingest; what is checked against it when is store/integrity.py's business
     ingest.lock       held while an ingest runs
@@ -35,6 +36,12 @@ def docstore_path(settings: Settings) -> Path:
 
 def bm25_root(settings: Settings) -> Path:
     return settings.data_dir / "bm25"
+
+
+def file_stats_path(settings: Settings) -> Path:
+    """Size and modification time of each corpus file when it was last read, with its document's id and hash:
+    an ingest does not read a file again while they match. A cache: losing it only costs reading every file."""
+    return settings.data_dir / "file_stats.json"
 
 
 def chroma_path(settings: Settings) -> Path:

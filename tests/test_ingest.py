@@ -54,6 +54,37 @@ def test_rerun_on_unchanged_corpus_embeds_nothing(
     assert "added 0 / updated 0 / unchanged 3 / removed 0 / skipped 0" in second.line()
 
 
+def test_a_folder_sync_reads_only_the_files_whose_size_or_time_changed(
+    tmp_path: Path, small_corpus: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    settings = make_settings(tmp_path, small_corpus)
+    ingest(settings)
+    read: list[str] = []
+    load_files = index_module.load_files
+    monkeypatch.setattr(index_module, "load_files", lambda paths, *a, **k: load_files(
+        [p for p in paths if not read.append(p.name)], *a, **k))
+    assert sorted(ingest(settings).unchanged) == ["glacier-study", "harbour-bridge", "orchard"] and read == []
+
+    bridge = small_corpus / "harbour-bridge.txt"
+    os.utime(bridge, ns=(bridge.stat().st_atime_ns, bridge.stat().st_mtime_ns + 10**9))  # touched, same text
+    summary = ingest(settings)
+    assert read == ["harbour-bridge.txt"] and len(summary.unchanged) == 3 and summary.embedded == 0
+    read.clear()
+    bridge.write_text("Harbour bridge closes\n\nThe bridge closed on May 9 for repairs.", encoding="utf-8")
+    summary = ingest(settings)
+    assert read == ["harbour-bridge.txt"] and summary.updated == ["harbour-bridge"]
+    # A newcomer whose name clashes with a file not read this time is still refused.
+    (small_corpus / "orchard.md").write_text("# Orchard\n\nApples.", encoding="utf-8")
+    read.clear()
+    summary = ingest(settings)
+    assert read == ["orchard.md"] and any("duplicate document id 'orchard'" in r for _, r in summary.skipped)
+    # The record is a cache: unreadable, every file is read again and nothing changes.
+    (tmp_path / "data" / "file_stats.json").write_text("{not json", encoding="utf-8")
+    read.clear()
+    summary = ingest(settings)
+    assert len(read) == 4 and summary.embedded == 0 and not summary.updated
+
+
 def test_changed_file_replaces_exactly_its_chunks(
     tmp_path: Path, small_corpus: Path, store_mode: dict[str, object]
 ) -> None:

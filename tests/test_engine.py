@@ -233,6 +233,25 @@ def test_a_follow_up_is_about_the_words_it_was_searched_with() -> None:
     assert own.expanded and own.corpus_coverage == 0.0
 
 
+def test_a_question_about_names_the_articles_never_use_is_refused() -> None:
+    from rag.extract import IdfTable, passage_evidence
+
+    corpus = _corpus("The capital of Kazakhstan moved to Astana in 1997.", "Trade with Russia grew.")
+    idf = IdfTable(corpus)
+    cands = [_candidate(corpus.documents["d"].text.split("\n")[0], 0.82, 0.5, None)]
+
+    def evidence(question: str) -> PassageEvidence:
+        return passage_evidence(question, [], idf, cands)
+
+    assert evidence("What is the capital of Australia?").unknown_names == ("Australia",)
+    assert not extract("What is the capital of Australia?", cands, evidence("What is the capital of Australia?"),
+                       corpus).answerable
+    # One name the articles use is enough: others may be the asker's own ("the Shanghai bloc").
+    assert evidence("When did the Shanghai bloc meet in Astana?").unknown_names == ()
+    assert extract("What is the capital of Kazakhstan?", cands, evidence("What is the capital of Kazakhstan?"),
+                   corpus).answerable
+
+
 def test_a_count_question_needs_the_counted_things_in_the_answer() -> None:
     evidence = PassageEvidence(corpus_coverage=0.9, top_dense=0.9, cross_script=False)
     wagons = [_candidate("The authorities blocked 1,700 wagons of coal.", 0.9, 0.6, True)]

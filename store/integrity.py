@@ -4,7 +4,7 @@
 
 What is checked when:
 - Answering (`store.corpus.load_corpus`, through `consistent_read`), each time it loads a published version:
-  bm25/CURRENT, every file of the live bm25/<version>/ and docstore.json, by size and SHA-256, then by parsing.
+  bm25/CURRENT, the live layout and its segments' files, and docstore.json, by size and SHA-256, then by parsing.
   Checksums are cheap next to the loading they guard (measured on 2 cores, 100k chunks: 0.11-0.14 s for the
   126 MB BM25 folder against 1.9-2.6 s to load it; 0.1 s to hash the 103 MB docstore whose bytes are parsed in
   0.3 s; ~10% in all), so nothing is left to sizes alone. The seed corpus' take 0.3 ms against 1.5 ms of loading.

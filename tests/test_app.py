@@ -425,13 +425,15 @@ def test_refused_uploads_leave_gradios_cache(small_engine: RAG, tmp_path: Path,
 
 def test_a_damaged_index_is_repaired_at_start_and_the_page_still_builds(tmp_path: Path, small_corpus: Path) -> None:
     import app
-    from store.bm25 import CHUNK_TABLE, BM25Index
+    from store.bm25 import BM25Index
     from store.files import bm25_root
+    from store.segments import CHUNK_TABLE
 
     settings = make_settings(tmp_path, small_corpus)
     RAG(settings).ingest()
     root = bm25_root(settings)
-    table = root / BM25Index.current_version(root) / CHUNK_TABLE
+    table = settings.data_dir / next(f for f in BM25Index.files(root, BM25Index.current_version(root)) if
+                                     f.endswith(CHUNK_TABLE))
     table.write_bytes(table.read_bytes()[: table.stat().st_size // 2])  # truncated
     engine = RAG(settings)
     indexer = Indexer(engine)

@@ -311,24 +311,27 @@ def test_index_in_the_one_collection_layout_is_moved_to_two(tmp_path: Path, smal
     assert ingest(settings).embedded == 0
 
 
-def test_chunk_table_without_sentence_spans_is_outdated_until_the_next_ingest(
+def test_an_index_in_an_older_format_is_outdated_until_the_next_ingest(
     tmp_path: Path, small_corpus: Path
 ) -> None:
     import json
 
     from rag import RAG
     from rag.engine import OUTDATED_INDEX
-    from store.bm25 import CHUNK_TABLE
+    from store.segments import CHUNK_TABLE
 
     settings = make_settings(tmp_path, small_corpus)
     ingest(settings)
     root = bm25_root(settings)
-    live = root / BM25Index.current_version(root)
+    live = next(p for p in root.iterdir() if p.is_dir())
     table = json.loads((live / CHUNK_TABLE).read_text())
-    old = [{k: v for k, v in record.items() if k != "sentences"} for record in table]
-    (live / "chunks.json").write_text(json.dumps(old))  # the table as the previous version wrote it
-    (live / CHUNK_TABLE).unlink()
-    (settings.data_dir / "manifest.json").unlink()  # the previous version wrote none (with one, this is damage)
+    # The index as a release before segments wrote it: one folder, named by CURRENT, with the chunk table in it
+    # (and, before that, without sentence spans), and no manifest.
+    old = root / "0123456789abcdef"
+    old.mkdir()
+    (old / "chunks.json").write_text(json.dumps([{k: v for k, v in r.items() if k != "sentences"} for r in table]))
+    (root / "CURRENT").write_text(old.name)
+    (settings.data_dir / "manifest.json").unlink()
 
     engine = RAG(settings)
     assert engine.retriever.outdated()

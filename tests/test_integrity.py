@@ -1,4 +1,4 @@
-"""Index integrity, for real: each file kind the product writes (the chunk table, a bm25s .npy and .json, CURRENT,
+"""Index integrity, for real: each file kind the product writes (the chunk table, the postings, the layout, CURRENT,
 docstore.json, the manifest) and the embedded store's chroma.sqlite3, each truncated to half, emptied, overwritten
 with random bytes or deleted. Asking then raises IndexDamaged naming the file and `rag ingest` (never a raw
 decoding error), the retriever says the index needs an ingest, and one ingest repairs exactly that part: the
@@ -34,11 +34,12 @@ DAMAGES = {
     "random": "is corrupt (its checksum does not match)",
     "deleted": "is missing",
 }
-# File kind → its path under the data dir ({v} is the live BM25 version) and what its repair costs.
+# File kind → its path under the data dir (the live BM25 version's files by name: `live_rel`) and what its repair
+# costs.
 KINDS = {
-    "chunk table": ("bm25/{v}/chunks.v2.json", "from the docstore"),
-    "bm25s npy": ("bm25/{v}/data.csc.index.npy", "from the docstore"),
-    "bm25s json": ("bm25/{v}/vocab.index.json", "from the docstore"),
+    "chunk table": ("chunks.v2.json", "from the docstore"),
+    "postings": ("postings.npz", "from the docstore"),
+    "bm25 layout": ("bm25/v-", "from the docstore"),
     "bm25 CURRENT": ("bm25/CURRENT", "from the docstore"),
     "docstore": ("docstore.json", "from the articles"),
     "chroma sqlite": ("chroma/chroma.sqlite3", "embedded again"),
@@ -56,6 +57,13 @@ def pristine(tmp_path_factory: pytest.TempPathFactory) -> Settings:
     settings = make_settings(tmp, write_corpus(tmp / "articles", SMALL_CORPUS))
     COLD_EMBEDDED.append(ingest(settings).embedded)
     return settings
+
+
+def live_rel(settings: Settings, name: str) -> str:
+    """The path of a file under the data dir: one of the live BM25 version's, by the end or start of its path."""
+    root = bm25_root(settings)
+    live = BM25Index.files(root, BM25Index.current_version(root) or "")
+    return next((rel for rel in live if rel.endswith(name) or rel.startswith(name)), name)
 
 
 def copy_of(pristine: Settings, tmp_path: Path) -> Settings:
@@ -98,7 +106,7 @@ def test_damaged_file_is_reported_clearly_and_repaired_by_one_ingest(
     pristine: Settings, tmp_path: Path, kind: str, how: str
 ) -> None:
     settings = copy_of(pristine, tmp_path)
-    rel = KINDS[kind][0].format(v=BM25Index.current_version(bm25_root(settings)))
+    rel = live_rel(settings, KINDS[kind][0])
     before = corpus_snapshot(settings)
     damage(settings.data_dir / rel, how)
     damaged_bytes = None if how == "deleted" else (settings.data_dir / rel).read_bytes()
@@ -135,7 +143,7 @@ def test_cli_names_the_damage_and_ingest_repairs_it(pristine: Settings, tmp_path
     """The issue's case: a truncated chunk table made `rag ask` print a JSONDecodeError traceback and `rag ingest`
     report "unchanged", leaving the damage."""
     settings = copy_of(pristine, tmp_path)
-    rel = f"bm25/{BM25Index.current_version(bm25_root(settings))}/chunks.v2.json"
+    rel = live_rel(settings, "chunks.v2.json")
     damage(settings.data_dir / rel, "truncated")
     env = {k: v for k, v in os.environ.items() if not k.startswith("RAG_")}
     env.update(RAG_DATA_DIR=str(settings.data_dir), RAG_CORPUS_DIR=str(settings.corpus_dir))
@@ -156,14 +164,14 @@ def test_cli_names_the_damage_and_ingest_repairs_it(pristine: Settings, tmp_path
     assert answered.returncode == 0 and "120 million euros" in answered.stdout
 
 
-@pytest.mark.parametrize("rel", ["docstore.json", "bm25/{v}/chunks.v2.json"])
+@pytest.mark.parametrize("rel", ["docstore.json", "chunks.v2.json"])
 def test_an_edit_that_keeps_size_and_syntax_is_caught_by_the_checksum(
     pristine: Settings, tmp_path: Path, rel: str
 ) -> None:
     """A flipped digit parses fine and keeps the size: only the checksum tells, and without it the answer
     would silently change."""
     settings = copy_of(pristine, tmp_path)
-    path = settings.data_dir / rel.format(v=BM25Index.current_version(bm25_root(settings)))
+    path = settings.data_dir / live_rel(settings, rel)
     data = path.read_bytes()
     assert b"120 million" in data
     path.write_bytes(data.replace(b"120 million", b"920 million"))
@@ -219,14 +227,14 @@ def test_a_run_killed_between_manifest_and_file_is_not_damage(
 ) -> None:
     """The manifest accepts a file's new digest before the file is replaced: a run killed in between (or a
     reader in between) finds the file on disk accepted, the old one or, for a first write, none at all."""
-    import store.bm25
     import store.docstore
+    import store.segments
 
     settings = make_settings(tmp_path, small_corpus)
     if not interrupted.startswith("first"):
         ingest(settings)
     (small_corpus / "tram.md").write_text(TRAM, encoding="utf-8")
-    module = store.docstore if interrupted == "docstore.json" else store.bm25
+    module = store.docstore if interrupted == "docstore.json" else store.segments
     write = module.write_atomically
 
     def killed(path: Path, data: str | bytes) -> None:

@@ -21,6 +21,7 @@ from store import chroma, docstore
 from store.bm25 import BM25Index
 from store.files import bm25_root
 from store.settings import Settings
+from store.text import terms as text_terms
 
 
 def test_five_articles_are_chunked_with_exact_offsets(indexed_articles: Settings) -> None:
@@ -143,6 +144,29 @@ def test_explicit_paths_add_without_deleting(tmp_path: Path, small_corpus: Path)
     summary = ingest(settings, [extra / "ferry.txt"])
     assert summary.added == ["ferry"] and summary.removed == []
     assert {m["doc_id"] for m in stored_records(settings).values()} == {"orchard", "ferry"}
+
+
+def test_adding_an_article_indexes_only_its_chunks_lexically(
+    tmp_path: Path, small_corpus: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The lexical index gets a segment for the new article; the others' segment is not read or written again."""
+    from store import segments
+
+    settings = make_settings(tmp_path, small_corpus)
+    ingest(settings)
+    root = bm25_root(settings)
+    (old,) = [p for p in root.iterdir() if p.is_dir()]
+    before = {p.name: p.stat().st_mtime_ns for p in old.iterdir()}
+    tokenised: list[int] = []
+    monkeypatch.setattr(segments, "terms", lambda text: tokenised.append(1) or text_terms(text))
+    (small_corpus / "ferry.txt").write_text("Ferry service resumes\n\nThe island ferry resumed service on Monday.")
+    summary = ingest(settings)
+    assert summary.added == ["ferry"] and len(tokenised) == 1  # the one chunk of the new article
+    assert {p.name: p.stat().st_mtime_ns for p in old.iterdir()} == before
+    assert len([p for p in root.iterdir() if p.is_dir()]) == 2
+    view = BM25Index.load(root)
+    assert view is not None and view.search("island ferry", 3)[0][0].doc_id == "ferry"
+    assert summary.chunks == len(view.chunks)
 
 
 def test_bad_files_are_skipped_with_reasons_and_lose_nothing(tmp_path: Path, small_corpus: Path) -> None:

@@ -146,11 +146,12 @@ def _rebuild_bm25(
         shutil.rmtree(root)  # all derived from the docstore, and rebuilt from it just below
         summary.repaired.append(f"{damage.part} {damage.problem}: BM25 index rebuilt from the docstore")
     base = segments.live_layout(root) if reuse and damage is None else segments.Layout()
-    stored = docstore.stored_nodes(store)
+    stored = set(store.get_all_document_hashes().values())
     indexed = base.documents()
     stale = {doc_id for doc_id in indexed if doc_id in {*summary.added, *summary.updated} or doc_id not in stored}
-    added = [chunk for doc_id, doc in stored.items() if doc_id not in indexed or doc_id in stale
-             for chunk in records(doc)]
+    # Only these documents are read from the docstore (turning all 6k of a 100k-chunk index into nodes: 0.2 s).
+    fresh = docstore.stored_nodes(store, sorted(d for d in stored if d not in indexed or d in stale))
+    added = [chunk for doc in fresh.values() for chunk in records(doc)]
     layout = segments.write(root, base.without(stale), added)
     return sum(entry.live_chunks for entry in layout.segments)
 
@@ -238,14 +239,14 @@ def ingest(
     with ingest_lock(settings):
         with stage("open"):
             recorded = recorded_manifest(settings, summary.repaired)
-            collections = open_collections(settings, embed_model.identity, summary.repaired)
+            collections, held = open_collections(settings, embed_model.identity, summary.repaired)
             store, lost = open_docstore(settings, recorded, summary.repaired)
         seen = {} if lost else _recorded_stats(settings)
         if lost:  # rebuilt from the whole corpus folder; documents whose vectors are intact are taken back
             documents, read = _read_files(sorted({*corpus_files(settings.corpus_dir), *files}), {}, settings, summary)
             adopt(collections, store, documents)
         with stage("reconcile"):  # only when the last run did not finish, or the vector store changed since
-            finished = not lost and recorded is not None and recorded.records == collections.counts()
+            finished = not lost and recorded is not None and recorded.records == held
             manifest.begin(settings.data_dir)
             forgotten = set() if finished else reconcile(collections, store)
         hash_of = {doc_id: h for h, doc_id in store.get_all_document_hashes().items()}

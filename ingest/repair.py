@@ -35,15 +35,13 @@ def recorded_manifest(settings: Settings, repaired: list[str]) -> Manifest | Non
         return None
 
 
-def open_collections(settings: Settings, identity: str, repaired: list[str]) -> Collections:
-    """The two collections. A damaged embedded store is moved aside and a new one made: `reconcile` then
-    finds every document's vectors missing, and the run embeds them all again."""
+def open_collections(settings: Settings, identity: str, repaired: list[str]) -> tuple[Collections, dict[str, int]]:
+    """The two collections and their record counts. A damaged embedded store is moved aside and a new one made:
+    `reconcile` then finds every document's vectors missing, and the run embeds them all again."""
     try:
         chroma.check_store(settings, thorough=True)  # SQLite's own check: a corrupt page fails here, not halfway
         collections = Collections.open(settings, identity)
-        for coll in collections.by_kind().values():
-            coll.count()
-        return collections
+        return collections, collections.counts()  # counting reads every record: damage shows here too
     except BaseException as exc:
         if (damage := chroma.damage_of(exc, settings)) is None:
             raise
@@ -52,7 +50,8 @@ def open_collections(settings: Settings, identity: str, repaired: list[str]) -> 
     chroma.forget_embedded_clients()
     manifest.record_vectors(settings.data_dir, {})  # the new store holds none yet
     repaired.append(f"{damage.part} {damage.problem}: {moved}every article embedded again")
-    return Collections.open(settings, identity)
+    collections = Collections.open(settings, identity)
+    return collections, collections.counts()
 
 
 def open_docstore(

@@ -13,6 +13,7 @@ Not here: the vectors (store/chroma.py) or the chunk table (store/bm25.py).
 from __future__ import annotations
 
 import json
+from collections.abc import Iterable
 
 from llama_index.core.schema import BaseNode
 from llama_index.core.storage.docstore import SimpleDocumentStore
@@ -59,9 +60,9 @@ def persist(docstore: SimpleDocumentStore, settings: Settings) -> None:
     write_atomically(docstore_path(settings), data)
 
 
-def stored_nodes(docstore: SimpleDocumentStore) -> dict[str, BaseNode]:
-    """The documents the docstore holds, by id, as llama-index nodes."""
-    ids = docstore.get_all_document_hashes().values()
+def stored_nodes(docstore: SimpleDocumentStore, ids: Iterable[str] | None = None) -> dict[str, BaseNode]:
+    """The documents the docstore holds (or those of `ids` it holds), by id, as llama-index nodes."""
+    ids = docstore.get_all_document_hashes().values() if ids is None else ids
     nodes = {doc_id: docstore.get_document(doc_id, raise_error=False) for doc_id in ids}
     return {doc_id: node for doc_id, node in nodes.items() if node is not None}
 

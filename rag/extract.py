@@ -24,7 +24,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from rag.answer import Citation, Source
-from rag.question import QUESTION_WORDS, counted_noun, has_type, question_type, refers_back
+from rag.question import QUESTION_WORDS, counted_kind, counted_noun, has_type, question_type, refers_back
 from store.corpus import Corpus
 from store.records import Sentence
 from store.text import addresses_a_model, has_cyrillic, term_set, word_terms, words
@@ -229,8 +229,9 @@ def _refusal(question: str, cands: list[Candidate], evidence: PassageEvidence) -
 
 
 def _holds_what_is_asked(question: str, chosen: list[Candidate]) -> bool:
-    """A "how many/when" answer has a sentence that holds a quantity/date, and for "how many <things>" the
-    same sentence names those things.
+    """A "how many/when" answer has a sentence that holds a quantity/date, and for "how many <things> [of <what>]"
+    the same sentence names those things (and what they are of: "wagons of coal" do not answer "how many
+    wagons of grain").
 
     Near-miss questions ask for a figure the articles never give about something they do discuss ("How many
     barrels a day does the pipeline carry?"): the best sentence is on topic but holds no such figure. Measured
@@ -241,7 +242,9 @@ def _holds_what_is_asked(question: str, chosen: list[Candidate]) -> bool:
     if kind in ("number", "date"):
         chosen = [c for c in chosen if (has_type(kind, c.text, question) or 0.0) >= 0.7]
     counted = set(term_set(counted_noun(question) or ""))
-    return bool(chosen) and (not counted or any(counted & set(term_set(c.text)) for c in chosen))
+    of_what = set(term_set(counted_kind(question) or ""))
+    return bool(chosen) and (not counted or any(counted & (held := term_set(c.text)) and of_what <= held
+                                                for c in chosen))
 
 
 def _choose(question: str, cands: list[Candidate], most: int = ANSWER_SENTENCES) -> list[Candidate]:

@@ -103,6 +103,8 @@ _COUNTED = re.compile(
 )
 # …or, with another verb after it ("How many bodyguards surrounded him?"), the word after "how many".
 _COUNTED_WORD = re.compile(r"\bhow many ([\w’'-]+)", re.I)
+# "How many wagons of grain…?": what the counted things are made of or hold, which the figure must be about too.
+_OF_WHAT = re.compile(r"\s+of\s+(?:the\s+)?([\w’'-]+)", re.I)
 
 
 def question_type(question: str) -> str | None:
@@ -115,6 +117,13 @@ def counted_noun(question: str) -> str | None:
     """What a "how many …" question counts ("wagons" in "How many wagons were blocked?"), if it says."""
     match = _COUNTED.search(question) or _COUNTED_WORD.search(question)
     return match.group(1) if match else None
+
+
+def counted_kind(question: str) -> str | None:
+    """What the things a "how many …" question counts are of ("grain" in "How many wagons of grain…?")."""
+    match = _COUNTED.search(question) or _COUNTED_WORD.search(question)
+    of = _OF_WHAT.match(question, match.end(1)) if match and not match.group(1).lower().startswith("of ") else None
+    return of.group(1) if of else None
 
 
 def refers_back(question: str) -> bool:

@@ -13,7 +13,7 @@ from conftest import assert_cited_verbatim, make_settings
 from rag import RAG, Answer, QuestionError
 from rag import retrieve as retrieve_module
 from rag.extract import Candidate, PassageEvidence, extract, widen
-from rag.question import has_type, question_type
+from rag.question import counted_kind, has_type, question_type
 from rag.retrieve import fuse
 from store.corpus import Corpus
 from store.records import Document
@@ -258,6 +258,11 @@ def test_a_count_question_needs_the_counted_things_in_the_answer() -> None:
     corpus = _corpus(wagons[0].text)
     assert extract("How many wagons of coal were blocked?", wagons, evidence, corpus).answerable
     assert not extract("How many barrels of oil were blocked?", wagons, evidence, corpus).answerable
+    # …and what they are of: wagons of coal do not answer a question about wagons of grain.
+    assert not extract("How many wagons of grain did they block?", wagons, evidence, corpus).answerable
+    assert extract("How many wagons of the coal did they block?", wagons, evidence, corpus).answerable
+    assert counted_kind("How many wagons of grain did they block?") == "grain"
+    assert counted_kind("How many of the wagons were blocked?") is None
 
 
 def test_an_answer_takes_along_a_neighbour_that_scores_close_to_it() -> None:

@@ -18,6 +18,7 @@ Not here: retrieval (rag/retrieve.py), LLM answers (rag/generate.py).
 from __future__ import annotations
 
 import math
+import re
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
@@ -59,6 +60,14 @@ RUNNER_UP_RATIO = 0.7
 # refusal F1 0.655 → 0.632 on the dev questions).
 CLOSE_RATIO = 0.85
 NEIGHBOUR_RATIO = 0.7  # see widen()
+# A sentence that opens by pointing back at the one before it ("That is why…", "For this reason…"): what it
+# points at (the reason, the cause, the fact it draws on) is in the sentence before.
+POINTS_BACK = re.compile(
+    r"\W*(?:and |but |so )?(?:(?:it|this|that) (?:is|was) )?(?:(?:for|because of) (?:this|that|these) reasons?|"
+    r"(?:this|that|which) (?:is|was) (?:the reason )?why|(?:this|that) (?:is|was) the reason|hence|therefore|"
+    r"thus(?! far)|consequently|as a result|this means|именно поэтому|поэтому|по этой причине|в связи с этим)\b",
+    re.I,
+)
 REPEAT_PENALTY = 0.5  # a sentence an earlier answer in the conversation already quoted
 
 @dataclass(frozen=True)
@@ -297,17 +306,21 @@ def widen(chosen: list[Candidate], cands: list[Candidate], corpus: Corpus) -> li
     before an elaboration, the reason after a fact. Measured on the dev questions: the answer was in the
     sentence before or after for 10 of 61 wrongly answered questions; taking a neighbour that scores at least
     `NEIGHBOUR_RATIO` of the chosen sentence raised accuracy 0.574 → 0.590 for answers of 328 characters on
-    average (taking both neighbours always: 0.595 for 470 characters).
+    average (taking both neighbours always: 0.595 for 470 characters). A sentence that points back
+    (`POINTS_BACK`) always takes the one before it: dev accuracy 0.745 → 0.749, untouched split unchanged.
     """
     scores = {(c.doc_id, c.start): c.score for c in cands}
     out = []
     for c in chosen:
         doc = corpus.documents[c.doc_id]
         start, end = c.start, c.end
-        for neighbour in corpus.neighbours(Sentence.of(c.doc_id, c.title, doc.text, c.start, c.end)):
+        before, after = corpus.neighbours(Sentence.of(c.doc_id, c.title, doc.text, c.start, c.end))
+        for neighbour in (before, after):
             score = scores.get((neighbour.doc_id, neighbour.start)) if neighbour else None
             if neighbour and score is not None and score > 0 and score >= NEIGHBOUR_RATIO * c.score:
                 start, end = min(start, neighbour.start), max(end, neighbour.end)
+        if before is not None and POINTS_BACK.match(c.text):
+            start = min(start, before.start)
         shared = next((i for i, o in enumerate(out) if o.doc_id == c.doc_id and o.start < end and start < o.end), None)
         if shared is None:
             out.append(Candidate(**{**c.__dict__, "start": start, "end": end, "text": doc.text[start:end]}))

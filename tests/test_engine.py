@@ -265,6 +265,17 @@ def test_a_count_question_needs_the_counted_things_in_the_answer() -> None:
     assert counted_kind("How many of the wagons were blocked?") is None
 
 
+def test_a_sentence_that_points_back_is_quoted_with_the_one_it_points_at() -> None:
+    texts = ["The guest came on a state visit.", "It is for this reason that he was given a lavish reception.",
+             "Prices rose.", "Thus far nothing was signed."]
+    corpus = _corpus(*texts, sep=" ")
+    doc = corpus.documents["d"].text
+    cands = [Candidate("d", "T", doc.index(t), doc.index(t) + len(t), t, 1, 0.9, 0.5, None, score=score)
+             for t, score in zip(texts, [0.1, 1.0, 0.1, 1.0], strict=True)]
+    assert widen([cands[1]], cands, corpus)[0].text == " ".join(texts[:2])
+    assert widen([cands[3]], cands, corpus)[0].text == texts[3]  # "thus far" points nowhere
+
+
 def test_an_answer_takes_along_a_neighbour_that_scores_close_to_it() -> None:
     texts = ["Russia suspended shipments of oil.", "The official reason is mine clearing.", "Prices rose."]
     corpus = _corpus(*texts, sep=" ")

@@ -108,7 +108,11 @@ _OF_WHAT = re.compile(r"\s+of\s+(?:the\s+)?([\w’'-]+)", re.I)
 
 
 def question_type(question: str) -> str | None:
-    return next((name for name, pattern in _QUESTION_TYPES if pattern.search(question)), None)
+    """What kind of thing the question asks for, by the question word that comes first: "Who met him *when* he
+    landed?" asks for a person, not a date (read as a date question, it was refused: no date in the answer)."""
+    found = [(match.start(), order, name) for order, (name, pattern) in enumerate(_QUESTION_TYPES)
+             if (match := pattern.search(question))]
+    return min(found)[2] if found else None
 
 
 

@@ -191,6 +191,10 @@ def test_question_types_and_type_matching() -> None:
     assert question_type("Where was the forum?") == "place"
     assert question_type("Why did he refuse?") == "reason"
     assert question_type("What did she say?") == "quote"
+    # The question word that comes first decides: "when" here only says which moment the question is about.
+    assert question_type("Who met Tokayev when he landed at the airport?") == "name"
+    assert question_type("Which minister said that when there are no issues there are no relations?") == "name"
+    assert question_type("When did he say who would come?") == "date"
     assert has_type("number", "It cost 120 million.", "How much?")
     assert not has_type("number", "It was expensive.", "How much?")
     assert has_type("date", "It opened on March 3.", "When?")

@@ -25,7 +25,8 @@ _QUESTION_TYPES: list[tuple[str, re.Pattern[str]]] = [
     ),
     (
         "date",
-        re.compile(r"\bwhen\b|\bwhat (year|date|day|month|time)\b|\bкогда\b|\bв как\w+ (году|месяце|день)", re.I),
+        re.compile(r"\bwhen\b|\b(what|which) (year|date|day|month|time)\b|\bкогда\b|\bв как\w+ (году|месяце|день)",
+                   re.I),
     ),
     ("name", re.compile(r"\bwho(m|se)?\b|\bкто\b|\bкого\b|\bкому\b|\bчей\b|\bчья\b", re.I)),
     (

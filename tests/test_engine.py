@@ -195,6 +195,7 @@ def test_question_types_and_type_matching() -> None:
     assert question_type("Who met Tokayev when he landed at the airport?") == "name"
     assert question_type("Which minister said that when there are no issues there are no relations?") == "name"
     assert question_type("When did he say who would come?") == "date"
+    assert question_type("In which year does Kazakhstan chair it?") == "date"
     assert has_type("number", "It cost 120 million.", "How much?")
     assert not has_type("number", "It was expensive.", "How much?")
     assert has_type("date", "It opened on March 3.", "When?")

@@ -130,9 +130,13 @@ def candidates(
     query_vector: np.ndarray,
     vectors: Callable[[list[str]], dict[str, np.ndarray]],
     already_said: str = "",
+    extra: Sequence[Sentence] = (),
 ) -> list[Candidate]:
     """Every sentence of the retrieved passages, scored."""
     sentences = passage_sentences(sources, corpus)
+    if extra:
+        known = {s.id for s, _ in sentences}
+        sentences += [(s, len(sources) + 1) for s in extra if s.id not in known]
     items = [(s, rank) for s, rank in sentences if len(s.text.split()) >= MIN_WORDS_IN_SENTENCE and s.text != s.title]
     ids = [s.id for s, _ in items]
     stored = vectors(ids)

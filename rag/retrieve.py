@@ -30,7 +30,7 @@ from store.corpus import Corpus, load_corpus
 from store.embeddings import CountingEmbedding, embedding_model
 from store.errors import IndexDamaged, StoreError
 from store.files import bm25_root
-from store.records import ChunkRecord
+from store.records import ChunkRecord, Sentence
 from store.settings import Settings
 
 # A `where` filter makes Chroma's query slow at scale (restricted to 5 articles it took 95-119 ms at 100k chunks,
@@ -235,7 +235,8 @@ class Retriever:
         lexical_info = {c.id: (rank, s) for rank, (c, s) in enumerate(lexical, start=1)}
         ranked_ids = sorted(fused, key=lambda cid: (-fused[cid], cid))
         best = diverse(ranked_ids, k, lambda cid: corpus.bm25.by_id[cid].doc_id)
-        return [_source(corpus.bm25.by_id[cid], fused[cid], dense_info.get(cid), lexical_info.get(cid)) for cid in best]
+        return [passage_source(corpus.bm25.by_id[cid], fused[cid], dense_info.get(cid), lexical_info.get(cid))
+                for cid in best]
 
     def by_best_sentence(
         self, ranked: list[tuple[str, float]], query_vector: np.ndarray, corpus: Corpus
@@ -250,6 +251,26 @@ class Retriever:
             best = max((float(vectors[sid] @ query_vector) for sid in members[cid] if sid in vectors), default=score)
             rescored.append((cid, (1 - BEST_SENTENCE_WEIGHT) * score + BEST_SENTENCE_WEIGHT * best))
         return sorted(rescored, key=lambda item: -item[1])
+
+    def near_sentences(
+        self, query_vector: np.ndarray, k: int, doc_ids: list[str] | None, corpus: Corpus
+    ) -> list[Sentence]:
+        """The k sentences closest in meaning to the query, of the whole corpus or of `doc_ids`."""
+        if corpus.empty or k <= 0:
+            return []
+        where = {"doc_id": {"$in": list(doc_ids)}} if doc_ids is not None else None
+        result = self._read_store(
+            lambda coll: coll.query(query_embeddings=[query_vector.tolist()], n_results=k, where=where,
+                                    include=["metadatas"]),
+            "vector search", chroma.SENTENCE,
+        )
+        out = []
+        for meta in result["metadatas"][0]:
+            doc = corpus.documents.get(str(meta.get("doc_id")))
+            start, end = meta.get("start_char"), meta.get("end_char")
+            if doc is not None and isinstance(start, int) and isinstance(end, int):
+                out.append(Sentence.of(doc.doc_id, doc.title, doc.text, start, end))
+        return out
 
     def sentence_vectors(self, sentence_ids: list[str]) -> dict[str, np.ndarray]:
         """Stored embeddings of the given sentence ids (those the store has)."""
@@ -269,8 +290,9 @@ class Retriever:
         return found
 
 
-def _source(
-    chunk: ChunkRecord, score: float, dense: tuple[int, float] | None, lexical: tuple[int, float] | None
+def passage_source(
+    chunk: ChunkRecord, score: float = 0.0, dense: tuple[int, float] | None = None,
+    lexical: tuple[int, float] | None = None,
 ) -> Source:
     return Source(
         chunk_id=chunk.id,

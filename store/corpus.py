@@ -17,7 +17,7 @@ from store import docstore, integrity
 from store.bm25 import BM25Index
 from store.files import bm25_root
 from store.manifest import Manifest
-from store.records import Document, Sentence
+from store.records import ChunkRecord, Document, Sentence
 from store.settings import Settings
 
 
@@ -39,6 +39,18 @@ class Corpus:
         if chunk is None or doc is None:
             return []
         return [Sentence.of(doc.doc_id, doc.title, doc.text, start, end) for start, end in chunk.sentences]
+
+    def passages_holding(self, spans: list[tuple[str, int, int]], besides: set[str]) -> list[ChunkRecord]:
+        """For each (doc_id, start, end) span that no chunk of `besides` (ids) holds, the first chunk that does (or,
+        for a span across two chunks, the first that holds its start)."""
+        out: list[ChunkRecord] = []
+        for doc_id, start, end in spans:
+            chunks = [self.bm25.by_id[cid] for cid in self.bm25.chunk_ids([doc_id])]
+            holding = sorted((c for c in chunks if c.start <= start < c.end), key=lambda c: c.end < end)
+            if holding and not any(c.id in besides for c in holding):
+                out.append(holding[0])
+                besides = besides | {holding[0].id}
+        return out
 
     def neighbours(self, sentence: Sentence) -> tuple[Sentence | None, Sentence | None]:
         """The sentences just before and after `sentence` in the same paragraph (None at a paragraph's edge)."""

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import pytest
 
+from rag import RAG
+from rag.answer import Citation, Source
 from rag.retrieve import BEST_SENTENCE_WEIGHT, Retriever, diverse
 from store.settings import Settings
 
@@ -31,3 +33,35 @@ def test_one_article_fills_at_most_three_of_five_places_while_others_qualify() -
     # No other article left (a filter to one article): its passages fill every place, in rank order.
     assert diverse(["a1", "a2", "a3", "a4", "a5", "b1"], 5, article) == ["a1", "a2", "a3", "a4", "b1"]
     assert diverse(["a1", "a2", "a3", "a4", "a5"], 5, article) == ["a1", "a2", "a3", "a4", "a5"]
+
+
+def test_the_sentences_nearest_in_meaning_are_found_corpus_wide_or_within_articles(indexed_articles: Settings) -> None:
+    retriever = Retriever(indexed_articles)
+    corpus = retriever.corpus()
+    chunk = corpus.bm25.chunks[3]
+    sentence = corpus.sentences(chunk.id)[0]
+    query = retriever.sentence_vectors([sentence.id])[sentence.id]
+    near = retriever.near_sentences(query, 3, None, corpus)
+    assert near[0] == sentence and len(near) == 3
+    others = sorted({c.doc_id for c in corpus.bm25.chunks} - {sentence.doc_id})[:2]
+    assert {s.doc_id for s in retriever.near_sentences(query, 5, others, corpus)} <= set(others)
+    assert corpus.passages_holding([(sentence.doc_id, sentence.start, sentence.end)], set())[0].id in {
+        c.id for c in corpus.bm25.chunks if c.start <= sentence.start and sentence.end <= c.end}
+    assert corpus.passages_holding([(sentence.doc_id, sentence.start, sentence.end)], {chunk.id}) == []
+
+
+@pytest.mark.parametrize("question", ["Which award did Tokayev decline?", "Who met Tokayev at Adler airport?",
+                                      "What did Putin say about the reception in Astana?"])
+def test_every_citation_points_into_one_of_the_answer_sources(engine: RAG, question: str) -> None:
+    """With two passages retrieved, the answer may quote a sentence found by meaning elsewhere: its passage then
+    takes the place of one no citation points into."""
+    answer = engine.ask(question, top_k=2)
+    assert answer.citations
+
+    def holds(source: Source, citation: Citation) -> bool:
+        return source.doc_id == citation.doc_id and source.start_char <= citation.start_char < source.end_char
+
+    for citation in answer.citations:
+        assert any(holds(s, citation) for s in answer.sources), citation
+    # More sources than asked for only when every one of them is cited.
+    assert len(answer.sources) <= 2 or all(any(holds(s, c) for c in answer.citations) for s in answer.sources)

@@ -236,17 +236,20 @@ class RAG:
             vector = self.retriever.embed_query(query)
             doc_ids = list(request.doc_ids) if request.doc_ids else None
             part_sources = self.retriever.retrieve(query, k=request.top_k, doc_ids=doc_ids, query_vector=vector)
+            # A part does not quote again what an earlier part quoted: its own answer would be lost in the
+            # citation of the same sentence (dev: one multi-part question gained, untouched split unchanged).
+            quoted = " ".join(c.text for e in extractions for c in e.chosen)
             extractions.append(self._extraction(request, part, Retrieval(query, vector, part_sources, None), corpus,
-                                                PART_SENTENCES))
+                                                PART_SENTENCES, quoted))
             seen = {s.chunk_id for s in sources}
             sources += [s for s in part_sources if s.chunk_id not in seen]
         return self._extractive_answer(request.question, extractions, sources, corpus, questions)
 
     def _extraction(self, request: Request, question: str, found: Retrieval, corpus: Corpus,
-                    most: int = ANSWER_SENTENCES) -> Extraction:
+                    most: int = ANSWER_SENTENCES, quoted: str = "") -> Extraction:
         """Meaning comes from the (possibly expanded) search query; words and question type from what the user
-        asked now; what earlier answers already quoted is not repeated."""
-        said = " ".join(m["content"] for m in request.history if m["role"] == "assistant")
+        asked now; what earlier answers (and earlier parts, `quoted`) already quoted is not repeated."""
+        said = " ".join([*(m["content"] for m in request.history if m["role"] == "assistant"), quoted])
         idf = self._idf_table(corpus)
         doc_ids = list(request.doc_ids) if request.doc_ids else None
         near = self.retriever.near_sentences(found.vector, NEAR_SENTENCES, doc_ids, corpus) if found.vector.size else []

@@ -257,6 +257,13 @@ def test_a_question_about_names_the_articles_never_use_is_refused() -> None:
                    corpus).answerable
 
 
+def test_each_part_of_a_two_part_question_quotes_its_own_sentence(engine: RAG) -> None:
+    answer = engine.ask("What jubilee falls in October for both nations, and what military activity is planned "
+                        "to mark it?")
+    assert not answer.refused and len({c.quote for c in answer.citations}) >= 2
+    assert "30th anniversary" in answer.text and "exercises" in answer.text
+
+
 def test_a_count_question_needs_the_counted_things_in_the_answer() -> None:
     evidence = PassageEvidence(corpus_coverage=0.9, top_dense=0.9, cross_script=False)
     wagons = [_candidate("The authorities blocked 1,700 wagons of coal.", 0.9, 0.6, True)]

@@ -68,7 +68,12 @@ POINTS_BACK = re.compile(
     r"thus(?! far)|consequently|as a result|this means|именно поэтому|поэтому|по этой причине|в связи с этим)\b",
     re.I,
 )
-REPEAT_PENALTY = 0.5  # a sentence an earlier answer in the conversation already quoted
+# A sentence an earlier answer in the conversation (or an earlier part of the question) already quoted loses up
+# to this much, less the more of the new question's words it holds: a follow-up often asks for another detail of
+# the same sentence ("How many projects were implemented?" — "And how many more are still being implemented?").
+# Scaled so (it was a flat 0.5): dev accuracy 0.766 → 0.774, two follow-ups gained, none lost; untouched split
+# unchanged.
+REPEAT_PENALTY = 0.5
 
 @dataclass(frozen=True)
 class Candidate:
@@ -172,7 +177,8 @@ def _scored(cands: list[Candidate], already_said: str = "") -> list[Candidate]:
     for c in cands:
         type_score = 0.5 if c.type_ok is None else c.type_ok
         score = W_DENSE * (c.dense - low) / spread + W_WORDS * c.coverage + W_TYPE * type_score
-        score -= 0.01 * (c.rank - 1) + (REPEAT_PENALTY if c.text in already_said else 0.0)
+        repeat = REPEAT_PENALTY * (1 - c.coverage) if c.text in already_said else 0.0
+        score -= 0.01 * (c.rank - 1) + repeat
         scored.append(Candidate(**{**c.__dict__, "score": score}))
     return sorted(scored, key=lambda c: (-c.score, c.doc_id, c.start))
 

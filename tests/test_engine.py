@@ -12,7 +12,7 @@ from conftest import assert_cited_verbatim, make_settings
 
 from rag import RAG, Answer, QuestionError
 from rag import retrieve as retrieve_module
-from rag.extract import Candidate, PassageEvidence, extract, widen
+from rag.extract import REPEAT_PENALTY, Candidate, PassageEvidence, _scored, extract, widen
 from rag.question import counted_kind, has_type, question_type
 from rag.retrieve import fuse
 from store.corpus import Corpus
@@ -275,6 +275,17 @@ def test_a_count_question_needs_the_counted_things_in_the_answer() -> None:
     assert extract("How many wagons of the coal did they block?", wagons, evidence, corpus).answerable
     assert counted_kind("How many wagons of grain did they block?") == "grain"
     assert counted_kind("How many of the wagons were blocked?") is None
+
+
+def test_a_sentence_quoted_before_loses_less_the_more_of_the_new_question_it_holds() -> None:
+    said = "Ten projects were implemented, and another 49 are being implemented."
+    fresh = [_candidate(said, 0.9, 1.0, None), _candidate("Other news.", 0.8, 0.0, None)]
+    plain = {c.text: c.score for c in _scored(fresh)}
+    quoted = {c.text: c.score for c in _scored(fresh, already_said=said)}
+    assert quoted[said] == pytest.approx(plain[said])  # all of the new question's words: no penalty
+    half = [_candidate(said, 0.9, 0.5, None), _candidate("Other news.", 0.8, 0.0, None)]
+    assert {c.text: c.score for c in _scored(half, already_said=said)}[said] == pytest.approx(
+        {c.text: c.score for c in _scored(half)}[said] - REPEAT_PENALTY / 2)
 
 
 def test_a_sentence_that_points_back_is_quoted_with_the_one_it_points_at() -> None:

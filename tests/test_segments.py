@@ -3,11 +3,14 @@
 from __future__ import annotations
 
 import math
+import tempfile
 from pathlib import Path
 
 import numpy as np
 import pytest
 from conftest import ARTICLES
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
 from store import manifest, segments
 from store.bm25 import BM25Index
@@ -131,3 +134,31 @@ def test_an_index_in_the_older_single_folder_format_is_outdated(
     assert segments.live_layout(root) == Layout()
     segments.write(root, segments.live_layout(root), corpus["d0"])
     assert not BM25Index.is_outdated(root) and "0123456789abcdef" not in on_disk(root)
+
+
+# One step of a corpus' life: (document number, version) adds or updates it; version None removes it.
+STEPS = st.lists(st.tuples(st.integers(0, 7), st.one_of(st.none(), st.integers(0, 3))), min_size=1, max_size=12)
+
+
+@settings(max_examples=30, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(steps=STEPS)
+def test_any_sequence_of_adds_updates_and_removals_scores_as_one_index_of_what_is_left(
+    steps: list[tuple[int, int | None]]
+) -> None:
+    paths = sorted(ARTICLES.iterdir())
+    live: dict[str, list[ChunkRecord]] = {}
+    with tempfile.TemporaryDirectory() as tmp:
+        root = Path(tmp) / "bm25"
+        for number, version in steps:
+            doc_id = f"a{number}"
+            gone = {doc_id} & set(live)
+            added = []
+            if version is None:
+                live.pop(doc_id, None)
+            else:  # a few lines of an article, different per version
+                added = article_chunks(doc_id, paths[number % len(paths)], version=f"v{version}")[version::2][:6]
+                live[doc_id] = added
+            layout = segments.write(root, segments.live_layout(root).without(gone), added)
+            assert layout.documents() == {d for d, chunks in live.items() if chunks}
+        if any(live.values()):
+            same_as_rebuilt(root, [c for chunks in live.values() for c in chunks])

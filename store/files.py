@@ -4,7 +4,7 @@ Layout of `RAG_DATA_DIR`:
     chroma/           the embedded Chroma store (unused in server mode; see store/chroma.py)
     docstore.json     llama-index docstore: cleaned text, metadata and content hash per document
     bm25/s-<hash>/    a segment of the lexical index: chunks.v2.json (the chunk table) and postings.npz
-    bm25/v-<hash>.json  a layout: which segments are live (store/segments.py)
+    bm25/v<N>-<hash>.json  a layout: which segments are live, tokenised by version N of terms (store/segments.py)
     bm25/CURRENT      name of the live layout, swapped atomically after an ingest
     file_stats.json   what each corpus file was like when last read (`file_stats_path`)
     manifest.json     size and SHA-256 of each file above that the product writes (store/manifest.py), written

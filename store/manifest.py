@@ -1,5 +1,5 @@
 """The manifest, `manifest.json` under RAG_DATA_DIR: the size and SHA-256 of every file the product writes there
-(docstore.json, bm25/CURRENT, the live layout bm25/v-<hash>.json and its segments' files), plus the id of the
+(docstore.json, bm25/CURRENT, the live layout bm25/v<N>-<hash>.json and its segments' files), plus the id of the
 embedded Chroma chunk collection the index was written into.
 
 How it is written, so that it never vouches for less than what is on disk:

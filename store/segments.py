@@ -2,7 +2,7 @@
 
     bm25/s-<hash>/chunks.v2.json   a segment's chunk table (ids, document ids, titles, offsets, text, sentences)
     bm25/s-<hash>/postings.npz     its term postings (store/postings.py)
-    bm25/v-<hash>.json             a layout: the live segments in order, the documents each holds (with their
+    bm25/v<N>-<hash>.json          a layout: the live segments in order, the documents each holds (with their
                                    chunk counts) and those dropped from it since (updated or removed)
     bm25/CURRENT                   the live layout's name, swapped atomically
 
@@ -31,7 +31,7 @@ from pathlib import Path
 
 import numpy as np
 
-from store import manifest
+from store import manifest, text
 from store.errors import IndexDamaged
 from store.files import write_atomically
 from store.manifest import Digest, Manifest
@@ -78,7 +78,7 @@ class Layout:
 
     @property
     def name(self) -> str:
-        return f"v-{corpus_version([self.to_json()])}"
+        return f"{layout_prefix()}{corpus_version([self.to_json()])}"
 
     def documents(self) -> set[str]:
         """The documents with live chunks."""
@@ -184,10 +184,17 @@ def layout_rel(root: Path, name: str) -> str:
     return f"{root.name}/{name}.json"
 
 
+def layout_prefix() -> str:
+    """How a layout's name starts: with the version of the tokeniser its segments were indexed with, so that an
+    index tokenised another way counts as older and is indexed again (`store.text.TERMS_VERSION`)."""
+    return f"v{text.TERMS_VERSION}-"
+
+
 def is_older_format(root: Path) -> bool:
-    """CURRENT names a folder, as the single-version index of earlier releases did."""
+    """CURRENT names something other than a layout of this version: the single folder of earlier releases, or a
+    layout whose segments were tokenised by another version of `terms`."""
     name = current_name(root)
-    return name is not None and not (root / f"{name}.json").exists() and (root / name).is_dir()
+    return name is not None and not name.startswith(layout_prefix())
 
 
 def read_layout(root: Path, name: str) -> Layout:

@@ -14,6 +14,10 @@ import re
 
 import Stemmer
 
+# The version of `terms`: a lexical index records the version it was tokenised with, and one tokenised by another
+# is indexed again by the next ingest (store/segments.py). Change it with any change to what `terms` returns.
+TERMS_VERSION = 1
+
 _WORD = re.compile(r"[^\W_]+(?:[-'’][^\W_]+)*", re.UNICODE)
 _CYRILLIC = re.compile(r"[а-яё]", re.IGNORECASE)
 _NUMBER = re.compile(r"\d+(?:[.,]\d+)*")

@@ -39,7 +39,7 @@ DAMAGES = {
 KINDS = {
     "chunk table": ("chunks.v2.json", "from the docstore"),
     "postings": ("postings.npz", "from the docstore"),
-    "bm25 layout": ("bm25/v-", "from the docstore"),
+    "bm25 layout": ("bm25/v", "from the docstore"),
     "bm25 CURRENT": ("bm25/CURRENT", "from the docstore"),
     "docstore": ("docstore.json", "from the articles"),
     "chroma sqlite": ("chroma/chroma.sqlite3", "embedded again"),

@@ -12,7 +12,7 @@ from conftest import ARTICLES
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from store import manifest, segments
+from store import manifest, segments, text
 from store.bm25 import BM25Index
 from store.errors import IndexDamaged
 from store.records import ChunkRecord, chunk_id
@@ -134,6 +134,19 @@ def test_an_index_in_the_older_single_folder_format_is_outdated(
     assert segments.live_layout(root) == Layout()
     segments.write(root, segments.live_layout(root), corpus["d0"])
     assert not BM25Index.is_outdated(root) and "0123456789abcdef" not in on_disk(root)
+
+
+def test_an_index_tokenised_by_another_version_of_terms_is_outdated_and_indexed_again(
+    tmp_path: Path, corpus: dict[str, list[ChunkRecord]], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    root = tmp_path / "bm25"
+    old = segments.write(root, Layout(), corpus["d0"])
+    monkeypatch.setattr(text, "TERMS_VERSION", text.TERMS_VERSION + 1)
+    assert BM25Index.is_outdated(root) and BM25Index.load(root) is None
+    assert segments.live_layout(root) == Layout()  # so the next ingest indexes every document again
+    new = segments.write(root, segments.live_layout(root), corpus["d0"])
+    assert new.name != old.name and not BM25Index.is_outdated(root)
+    assert on_disk(root) == {"CURRENT", f"{new.name}.json", *(e.name for e in new.segments)}
 
 
 # One step of a corpus' life: (document number, version) adds or updates it; version None removes it.

@@ -143,7 +143,7 @@ def _rebuild_bm25(
     root = bm25_root(settings)
     damage = integrity.bm25_damage(settings, recorded)
     if damage is not None:
-        shutil.rmtree(root)  # all derived from the docstore, and rebuilt from it just below
+        shutil.rmtree(root, ignore_errors=True)  # derived from the docstore and rebuilt from it below (may be gone)
         summary.repaired.append(f"{damage.part} {damage.problem}: BM25 index rebuilt from the docstore")
     base = segments.live_layout(root) if reuse and damage is None else segments.Layout()
     stored = set(store.get_all_document_hashes().values())

@@ -139,6 +139,20 @@ def test_damaged_file_is_reported_clearly_and_repaired_by_one_ingest(
         assert [p.read_bytes() for p in kept] == [damaged_bytes]
 
 
+@pytest.mark.parametrize("folder", ["bm25", "chroma"])
+def test_a_whole_folder_deleted_is_named_and_rebuilt_by_one_ingest(
+    pristine: Settings, tmp_path: Path, folder: str
+) -> None:
+    settings = copy_of(pristine, tmp_path)
+    shutil.rmtree(settings.data_dir / folder)
+    engine = RAG(settings)
+    with pytest.raises(StoreError):
+        engine.ask(BRIDGE)
+    summary = engine.ingest()
+    assert summary.repaired and summary.embedded == (COLD_EMBEDDED[0] if folder == "chroma" else 0)
+    assert "120 million euros" in engine.ask(BRIDGE).text
+
+
 def test_cli_names_the_damage_and_ingest_repairs_it(pristine: Settings, tmp_path: Path) -> None:
     """The issue's case: a truncated chunk table made `rag ask` print a JSONDecodeError traceback and `rag ingest`
     report "unchanged", leaving the damage."""

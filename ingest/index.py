@@ -148,7 +148,7 @@ def _rebuild_bm25(
     base = segments.live_layout(root) if reuse and damage is None else segments.Layout()
     stored = set(store.get_all_document_hashes().values())
     indexed = base.documents()
-    stale = {doc_id for doc_id in indexed if doc_id in {*summary.added, *summary.updated} or doc_id not in stored}
+    stale = (indexed & {*summary.added, *summary.updated}) | (indexed - stored)
     # Only these documents are read from the docstore (turning all 6k of a 100k-chunk index into nodes: 0.2 s).
     fresh = docstore.stored_nodes(store, sorted(d for d in stored if d not in indexed or d in stale))
     added = [chunk for doc in fresh.values() for chunk in records(doc)]

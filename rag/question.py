@@ -118,15 +118,19 @@ def question_type(question: str) -> str | None:
 
 
 
+def _counted(question: str) -> re.Match[str] | None:
+    return _COUNTED.search(question) or _COUNTED_WORD.search(question)
+
+
 def counted_noun(question: str) -> str | None:
     """What a "how many …" question counts ("wagons" in "How many wagons were blocked?"), if it says."""
-    match = _COUNTED.search(question) or _COUNTED_WORD.search(question)
+    match = _counted(question)
     return match.group(1) if match else None
 
 
 def counted_kind(question: str) -> str | None:
     """What the things a "how many …" question counts are of ("grain" in "How many wagons of grain…?")."""
-    match = _COUNTED.search(question) or _COUNTED_WORD.search(question)
+    match = _counted(question)
     of = _OF_WHAT.match(question, match.end(1)) if match and not match.group(1).lower().startswith("of ") else None
     return of.group(1) if of else None
 

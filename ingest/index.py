@@ -49,7 +49,6 @@ from typing import Any
 
 from llama_index.core.ingestion import DocstoreStrategy, IngestionPipeline
 from llama_index.core.schema import BaseNode, Document, MetadataMode
-from llama_index.core.storage.docstore import SimpleDocumentStore
 from llama_index.vector_stores.chroma import ChromaVectorStore
 
 from ingest.embed import SentencePooledEmbedding
@@ -59,6 +58,7 @@ from ingest.progress import Progress
 from ingest.repair import adopt, open_collections, open_docstore, reconcile, recorded_manifest
 from store import chroma, docstore, integrity, manifest, segments
 from store.chroma import Collections
+from store.docstore import DocumentStore
 from store.embeddings import CountingEmbedding, embedding_model
 from store.files import bm25_root, file_stats_path, ingest_lock, read_json, write_atomically
 from store.manifest import Manifest
@@ -135,7 +135,7 @@ class ArticleVectorStore(ChromaVectorStore):
 
 
 def _rebuild_bm25(
-    store: SimpleDocumentStore, settings: Settings, recorded: Manifest | None, summary: IngestSummary, reuse: bool
+    store: DocumentStore, settings: Settings, recorded: Manifest | None, summary: IngestSummary, reuse: bool
 ) -> int:
     """Bring the lexical index in line with the documents; returns the chunk count. With `reuse`, only the
     documents this run added or changed are cut and indexed, as a new segment (store/segments.py); without it
@@ -156,16 +156,17 @@ def _rebuild_bm25(
     return sum(entry.live_chunks for entry in layout.segments)
 
 
-def _unchanged(files: Sequence[Path], stored: dict[str, BaseNode], seen: dict[str, Any]) -> dict[Path, BaseNode]:
+def _unchanged(files: Sequence[Path], store: DocumentStore, seen: dict[str, Any]) -> dict[Path, BaseNode]:
     """The files whose size and modification time are those recorded when their stored document was read, with
     that document: they are not read again (reading and cleaning is most of a folder sync: 19 s at 100k chunks).
     `seen` maps a file's path to [size, mtime_ns, doc_id, document hash] (store/files.py, `file_stats_path`)."""
     out: dict[Path, BaseNode] = {}
     for path in files:
         record = seen.get(str(path))
-        node = stored.get(record[2]) if record else None
-        if node is not None and node.hash == record[3] and record[:2] == _size_and_mtime(path):
-            out[path] = node
+        if record and store.get_document_hash(record[2]) == record[3] and record[:2] == _size_and_mtime(path):
+            node = store.get_document(record[2], raise_error=False)
+            if node is not None:
+                out[path] = node
     return out
 
 
@@ -189,15 +190,16 @@ def _size_and_mtime(path: Path) -> list[int] | None:
 
 
 def _read_files(
-    files: Sequence[Path], stored: dict[str, BaseNode], settings: Settings, summary: IngestSummary,
+    files: Sequence[Path], store: DocumentStore, settings: Settings, summary: IngestSummary,
     seen: dict[str, Any] | None = None,
 ) -> tuple[list[Document], dict[str, list[Any]]]:
     """The documents to run through the pipeline (unchanged files' from the docstore), and what to record of
     each file read now (see `_unchanged`); skipped files and notices go into `summary`."""
     place = {str(path): i for i, path in enumerate(files)}
-    reused = _unchanged(files, stored, seen or {})
+    reused = _unchanged(files, store, seen or {})
     # On a name clash (x.txt next to an indexed x.md) the indexed file keeps its id; the newcomer is skipped.
-    indexed_sources = {str(doc.metadata.get("source")) for doc in stored.values()}
+    stored = store.sources()
+    indexed_sources = set(stored.values())
     files = sorted((f for f in files if f not in reused), key=lambda path: str(path) not in indexed_sources)
     stats = {str(path): _size_and_mtime(path) for path in files}  # before reading: a later change shows
     taken = {node.id_: path for path, node in reused.items()}
@@ -218,7 +220,7 @@ def _read_files(
     # A file that exists but could not be read keeps its previous chunks instead of being deleted.
     present = {d.id_ for d in documents}
     kept = {Path(p).stem for p, _ in summary.skipped if Path(p).exists()}
-    return documents + [stored[d] for d in sorted(kept) if d in stored and d not in present], read
+    return documents + [store.get_document(d) for d in sorted(kept) if d in stored and d not in present], read
 
 
 def ingest(
@@ -243,7 +245,8 @@ def ingest(
             store, lost = open_docstore(settings, recorded, summary.repaired)
         seen = {} if lost else _recorded_stats(settings)
         if lost:  # rebuilt from the whole corpus folder; documents whose vectors are intact are taken back
-            documents, read = _read_files(sorted({*corpus_files(settings.corpus_dir), *files}), {}, settings, summary)
+            documents, read = _read_files(sorted({*corpus_files(settings.corpus_dir), *files}), docstore.empty(),
+                                          settings, summary)
             adopt(collections, store, documents)
         with stage("reconcile"):  # only when the last run did not finish, or the vector store changed since
             finished = not lost and recorded is not None and recorded.records == held
@@ -252,14 +255,14 @@ def ingest(
         hash_of = {doc_id: h for h, doc_id in store.get_all_document_hashes().items()}
         if not lost:
             with stage("read"):
-                documents, read = _read_files(files, docstore.stored_nodes(store), settings, summary, seen)
+                documents, read = _read_files(files, store, settings, summary, seen)
         vector_store = ArticleVectorStore(collections)
         removed = sorted(set(hash_of) - {d.id_ for d in documents}) if paths is None else []
         with stage("remove"):
             for doc_id in removed:  # UPSERTS_AND_DELETE's rule, which cannot run batch by batch
                 vector_store.delete(doc_id)
                 store.delete_document(doc_id, raise_error=False)
-            if removed or forgotten or lost:
+            if removed or forgotten or lost or docstore.is_older_format(settings):  # the last: written as shards
                 docstore.persist(store, settings)
         to_embed = [doc for doc in documents if hash_of.get(doc.id_) != doc.hash]
         embedding = Progress.start(len(to_embed), sum(len(doc.text) for doc in to_embed), progress)
@@ -277,6 +280,7 @@ def ingest(
         with stage("publish"):
             # last: it vouches for all of the above
             integrity.publish(settings, collections.recorded(settings), collections.counts())
+            docstore.sweep(settings)  # the shards no longer live, now that nothing vouches for them
 
     summary.embedded, summary.embed_seconds = (embed_model.embedded_texts - embedded_before,
                                                embed_model.embed_seconds - seconds_before)
@@ -284,7 +288,7 @@ def ingest(
     return summary
 
 
-def _run_pipeline(documents: list[Document], vector_store: ArticleVectorStore, store: SimpleDocumentStore,
+def _run_pipeline(documents: list[Document], vector_store: ArticleVectorStore, store: DocumentStore,
                   embedding: SentencePooledEmbedding, settings: Settings) -> None:
     pipeline = IngestionPipeline(
         transformations=[ArticleChunker(), embedding],

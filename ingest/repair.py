@@ -15,13 +15,13 @@ Not here: what is damaged and how that is detected (store/integrity.py, store/ch
 from __future__ import annotations
 
 from llama_index.core.schema import Document
-from llama_index.core.storage.docstore import SimpleDocumentStore
 
 from ingest.nodes import record_nodes
 from store import chroma, docstore, integrity, manifest
 from store.chroma import Collections
+from store.docstore import DocumentStore
 from store.errors import IndexDamaged
-from store.files import chroma_path, docstore_path
+from store.files import chroma_path, docstore_root
 from store.manifest import Manifest
 from store.settings import Settings
 
@@ -56,18 +56,26 @@ def open_collections(settings: Settings, identity: str, repaired: list[str]) -> 
 
 def open_docstore(
     settings: Settings, recorded: Manifest | None, repaired: list[str]
-) -> tuple[SimpleDocumentStore, bool]:
-    """The docstore, and whether it was lost: a damaged one is moved aside and an empty one returned."""
+) -> tuple[DocumentStore, bool]:
+    """The docstore, and whether it was lost: a damaged one is moved aside and an empty one returned. A damaged
+    shard counts: every shard is checked (against the manifest, or by reading it)."""
     try:
-        return docstore.load(settings, recorded), False
+        store = docstore.load(settings, recorded)
+        docstore.check(store, settings, recorded)
+        return store, False
     except IndexDamaged as exc:
-        path = docstore_path(settings)
-        kept = f" (the damaged file is kept as {integrity.move_aside(path).name})" if path.exists() else ""
-        repaired.append(f"{exc.part} {exc.problem}: rebuilt from the articles{kept}")
-        return SimpleDocumentStore(), True
+        return _lost_docstore(settings, exc, repaired), True
 
 
-def adopt(collections: Collections, store: SimpleDocumentStore, documents: list[Document]) -> None:
+def _lost_docstore(settings: Settings, damage: IndexDamaged, repaired: list[str]) -> DocumentStore:
+    kept = [f"{path.name} as {integrity.move_aside(path).name}"
+            for path in (docstore_root(settings), settings.data_dir / docstore.OLD_NAME) if path.exists()]
+    repaired.append(f"{damage.part} {damage.problem}: rebuilt from the articles"
+                    + (f" (the damaged files are kept: {', '.join(kept)})" if kept else ""))
+    return docstore.empty()
+
+
+def adopt(collections: Collections, store: DocumentStore, documents: list[Document]) -> None:
     """Into a rebuilt docstore, take back each document whose records the vector store holds complete (the same
     ids, which carry the content, and titles): it is not embedded again. `reconcile` deletes the others' records."""
     held: dict[str, set[tuple[str, str]]] = {}
@@ -79,7 +87,7 @@ def adopt(collections: Collections, store: SimpleDocumentStore, documents: list[
     store.add_documents(intact)
 
 
-def reconcile(collections: Collections, store: SimpleDocumentStore) -> set[str]:
+def reconcile(collections: Collections, store: DocumentStore) -> set[str]:
     """Make Chroma and the docstore agree after an interrupted run (see the module docstring).
     Returns the ids of the documents the docstore forgot."""
     nodes = {doc_id: record_nodes(doc) for doc_id, doc in docstore.stored_nodes(store).items()}

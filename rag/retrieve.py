@@ -24,7 +24,7 @@ from typing import Any
 import numpy as np
 
 from rag.answer import Source
-from store import chroma, integrity, manifest
+from store import chroma, docstore, integrity, manifest
 from store.bm25 import BM25Index
 from store.corpus import Corpus, load_corpus
 from store.embeddings import CountingEmbedding, embedding_model
@@ -107,7 +107,8 @@ class Retriever:
         IndexDamaged while a file of it is damaged or missing (until an ingest repairs it)."""
         root = bm25_root(self.settings)
         manifest_written = manifest.manifest_path(self.settings.data_dir).exists()
-        published = (BM25Index.current_version(root), BM25Index.is_outdated(root), manifest_written)
+        published = (BM25Index.current_version(root), BM25Index.is_outdated(root), manifest_written,
+                     docstore.is_older_format(self.settings))
         with self._lock:
             # Keyed by the published version (None before the first ingest) and format, so an empty index is
             # not reloaded, and the store not reopened, on every call; a damaged one is not re-read until an

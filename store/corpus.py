@@ -90,5 +90,6 @@ def _read_corpus(settings: Settings, recorded: Manifest | None) -> Corpus:
     bm25 = loaded or BM25Index.build([])
     version = loaded.version if loaded else BM25Index.current_version(root)
     # An index written before the manifest existed is outdated: the next ingest writes one.
-    outdated = BM25Index.is_outdated(root) or (recorded is None and bool(bm25.chunks))
+    outdated = (BM25Index.is_outdated(root) or docstore.is_older_format(settings)
+                or (recorded is None and bool(bm25.chunks)))
     return Corpus(version, bm25, docstore.read_documents(settings, recorded), outdated)

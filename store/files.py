@@ -2,7 +2,8 @@
 
 Layout of `RAG_DATA_DIR`:
     chroma/           the embedded Chroma store (unused in server mode; see store/chroma.py)
-    docstore.json     llama-index docstore: cleaned text, metadata and content hash per document
+    docstore/         llama-index docstore: cleaned text, metadata and content hash per document, in shards
+                      named by an index.json (store/docstore.py)
     bm25/s-<hash>/    a segment of the lexical index: chunks.v2.json (the chunk table) and postings.npz
     bm25/v<N>-<hash>.json  a layout: which segments are live, tokenised by version N of terms (store/segments.py)
     bm25/CURRENT      name of the live layout, swapped atomically after an ingest
@@ -31,8 +32,8 @@ from store.errors import StoreError
 from store.settings import Settings
 
 
-def docstore_path(settings: Settings) -> Path:
-    return settings.data_dir / "docstore.json"
+def docstore_root(settings: Settings) -> Path:
+    return settings.data_dir / "docstore"
 
 
 def bm25_root(settings: Settings) -> Path:

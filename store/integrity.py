@@ -4,7 +4,8 @@
 
 What is checked when:
 - Answering (`store.corpus.load_corpus`, through `consistent_read`), each time it loads a published version:
-  bm25/CURRENT, the live layout and its segments' files, and docstore.json, by size and SHA-256, then by parsing.
+  bm25/CURRENT, the live layout and its segments' files, and the docstore's index and shards, by size and
+  SHA-256, then by parsing.
   Checksums are cheap next to the loading they guard (measured on 2 cores, 100k chunks: 0.11-0.14 s for the
   126 MB BM25 folder against 1.9-2.6 s to load it; 0.1 s to hash the 103 MB docstore whose bytes are parsed in
   0.3 s; ~10% in all), so nothing is left to sizes alone. The seed corpus' take 0.3 ms against 1.5 ms of loading.
@@ -98,10 +99,10 @@ def move_aside(path: Path) -> Path:
 
 
 def publish(settings: Settings, vectors: dict[str, str], records: dict[str, int]) -> Manifest:
-    """Write the manifest last in an ingest: docstore.json, CURRENT and the live BM25 version's files as they are
-    on disk now, `vectors` (embedded chunk collection name → id; {} in server mode) and `records` (vector
+    """Write the manifest last in an ingest: the live docstore's files, CURRENT and the live BM25 version's files
+    as they are on disk now, `vectors` (embedded chunk collection name → id; {} in server mode) and `records` (vector
     records per kind)."""
     root = bm25_root(settings)
     version = BM25Index.current_version(root)
-    rels = [docstore.NAME, BM25Index.pointer(root), *(BM25Index.files(root, version) if version else [])]
+    rels = [*docstore.files(settings), BM25Index.pointer(root), *(BM25Index.files(root, version) if version else [])]
     return manifest.publish(settings.data_dir, rels, vectors, records)

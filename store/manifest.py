@@ -1,6 +1,6 @@
 """The manifest, `manifest.json` under RAG_DATA_DIR: the size and SHA-256 of every file the product writes there
-(docstore.json, bm25/CURRENT, the live layout bm25/v<N>-<hash>.json and its segments' files), plus the id of the
-embedded Chroma chunk collection the index was written into.
+(the docstore's index and shards, bm25/CURRENT, the live layout bm25/v<N>-<hash>.json and its segments' files),
+plus the id of the embedded Chroma chunk collection the index was written into.
 
 How it is written, so that it never vouches for less than what is on disk:
 - `expect()` before a file is replaced: the new digest is accepted next to the current one (a few at most), so a

@@ -162,7 +162,7 @@ def test_empty_index_refuses_and_says_how_to_fill_it(tmp_path: Path) -> None:
     engine = RAG(make_settings(tmp_path, tmp_path / "nothing"))
     answer = engine.ask("Who is the president?")
     assert answer.refused and "rag ingest" in answer.text and not answer.sources
-    assert not (tmp_path / "data" / "docstore.json").exists()  # asking never ingests by itself
+    assert not (tmp_path / "data" / "docstore").exists()  # asking never ingests by itself
 
 
 def _candidate(text: str, dense: float, coverage: float, type_ok: bool | None) -> Candidate:

@@ -80,7 +80,7 @@ def assert_index_consistent(settings: Settings) -> dict[str, dict]:
 # Where a kill is aimed: right after the imports, or just after the run first touches the Chroma store, the
 # docstore or the BM25 directory, plus a random offset (seconds) drawn from the range given.
 KILL_POINTS = {"imports": ("", (0.0, 1.5)), "chroma": ("chroma", (0.0, 0.8)),
-               "docstore": ("docstore.json", (0.0, 0.05)), "bm25": ("bm25", (0.0, 0.03))}
+               "docstore": ("docstore/", (0.0, 0.05)), "bm25": ("bm25", (0.0, 0.03))}
 
 
 def data_files(data_dir: Path, prefix: str) -> dict[str, int]:

@@ -1,8 +1,8 @@
 """Index integrity, for real: each file kind the product writes (the chunk table, the postings, the layout, CURRENT,
-docstore.json, the manifest) and the embedded store's chroma.sqlite3, each truncated to half, emptied, overwritten
-with random bytes or deleted. Asking then raises IndexDamaged naming the file and `rag ingest` (never a raw
-decoding error), the retriever says the index needs an ingest, and one ingest repairs exactly that part: the
-question is answered again, a second ingest embeds nothing, and the corpus folder is untouched.
+the docstore's index and a shard, the manifest) and the embedded store's chroma.sqlite3, each truncated to half,
+emptied, overwritten with random bytes or deleted. Asking then raises IndexDamaged naming the file and
+`rag ingest` (never a raw decoding error), the retriever says the index needs an ingest, and one ingest repairs
+exactly that part: the question is answered again, a second ingest embeds nothing, and the corpus folder is untouched.
 
 Every case starts from a copy of one ingested data dir (the module's `pristine` index), so only the repairs cost.
 """
@@ -22,6 +22,7 @@ from conftest import BRIDGE, ROOT, SMALL_CORPUS, make_settings, write_corpus
 from ingest import ingest
 from rag import RAG
 from rag.retrieve import Retriever
+from store import docstore
 from store.bm25 import BM25Index
 from store.errors import IndexDamaged, StoreError
 from store.files import bm25_root
@@ -41,7 +42,8 @@ KINDS = {
     "postings": ("postings.npz", "from the docstore"),
     "bm25 layout": ("bm25/v", "from the docstore"),
     "bm25 CURRENT": ("bm25/CURRENT", "from the docstore"),
-    "docstore": ("docstore.json", "from the articles"),
+    "docstore index": ("docstore/index.json", "from the articles"),
+    "docstore shard": ("docstore/", "from the articles"),
     "chroma sqlite": ("chroma/chroma.sqlite3", "embedded again"),
     "manifest": ("manifest.json", "written again"),
 }
@@ -60,9 +62,10 @@ def pristine(tmp_path_factory: pytest.TempPathFactory) -> Settings:
 
 
 def live_rel(settings: Settings, name: str) -> str:
-    """The path of a file under the data dir: one of the live BM25 version's, by the end or start of its path."""
+    """The path of a file under the data dir: one of the live BM25 version's or docstore's (a shard before the
+    index), by the end or start of its path."""
     root = bm25_root(settings)
-    live = BM25Index.files(root, BM25Index.current_version(root) or "")
+    live = [*BM25Index.files(root, BM25Index.current_version(root) or ""), *reversed(docstore.files(settings))]
     return next((rel for rel in live if rel.endswith(name) or rel.startswith(name)), name)
 
 
@@ -134,7 +137,7 @@ def test_damaged_file_is_reported_clearly_and_repaired_by_one_ingest(
     again = ingest(settings)
     assert again.embedded == 0 and again.repaired == [] and len(again.unchanged) == 3
     assert corpus_snapshot(settings) == before  # repair only ever reads the corpus folder
-    if kind in ("docstore", "chroma sqlite") and damaged_bytes is not None:  # moved aside, never deleted
+    if kind.startswith(("docstore", "chroma")) and damaged_bytes is not None:  # moved aside, never deleted
         kept = [p for p in settings.data_dir.rglob(f"{Path(rel).stem}*") if ".damaged-" in str(p) and p.is_file()]
         assert [p.read_bytes() for p in kept] == [damaged_bytes]
 
@@ -178,16 +181,15 @@ def test_cli_names_the_damage_and_ingest_repairs_it(pristine: Settings, tmp_path
     assert answered.returncode == 0 and "120 million euros" in answered.stdout
 
 
-@pytest.mark.parametrize("rel", ["docstore.json", "chunks.v2.json"])
+@pytest.mark.parametrize("part", ["docstore", "bm25"])
 def test_an_edit_that_keeps_size_and_syntax_is_caught_by_the_checksum(
-    pristine: Settings, tmp_path: Path, rel: str
+    pristine: Settings, tmp_path: Path, part: str
 ) -> None:
     """A flipped digit parses fine and keeps the size: only the checksum tells, and without it the answer
     would silently change."""
     settings = copy_of(pristine, tmp_path)
-    path = settings.data_dir / live_rel(settings, rel)
+    path = next(p for p in sorted((settings.data_dir / part).rglob("*.json")) if b"120 million" in p.read_bytes())
     data = path.read_bytes()
-    assert b"120 million" in data
     path.write_bytes(data.replace(b"120 million", b"920 million"))
     engine = RAG(settings)
     with pytest.raises(IndexDamaged, match="is corrupt \\(its checksum does not match\\)"):
@@ -235,7 +237,7 @@ def test_a_new_store_in_place_of_the_indexed_one_is_damage(pristine: Settings, t
 TRAM = "# Tram line to Kessel approved\n\nThe city council of Kessel approved a new tram line. It costs 310 million."
 
 
-@pytest.mark.parametrize("interrupted", ["docstore.json", "CURRENT", "first CURRENT"])
+@pytest.mark.parametrize("interrupted", ["index.json", "CURRENT", "first CURRENT"])
 def test_a_run_killed_between_manifest_and_file_is_not_damage(
     tmp_path: Path, small_corpus: Path, monkeypatch: pytest.MonkeyPatch, interrupted: str
 ) -> None:
@@ -248,7 +250,7 @@ def test_a_run_killed_between_manifest_and_file_is_not_damage(
     if not interrupted.startswith("first"):
         ingest(settings)
     (small_corpus / "tram.md").write_text(TRAM, encoding="utf-8")
-    module = store.docstore if interrupted == "docstore.json" else store.segments
+    module = store.docstore if interrupted == "index.json" else store.segments
     write = module.write_atomically
 
     def killed(path: Path, data: str | bytes) -> None:

@@ -8,8 +8,8 @@ unchanged document is never re-embedded, and a changed one has its records repla
 transformations (`ArticleChunker`, then `SentencePooledEmbedding`, ingest/embed.py). Its `ChromaVectorStore` is
 the pipeline's sink, overridden where it writes: an index has two collections and must not copy every node's
 JSON into Chroma (`ArticleVectorStore`). Retrieval and answering do not use llama-index.
-- A file whose size and modification time are those recorded when it was last read is not read again: its
-  document comes from the docstore (`_unchanged`; a folder sync at 10k chunks read for 1.8 s, now 0.03 s).
+- A file whose size and modification time are those recorded when it was last read is not read again, and
+  neither is its stored document: it is unchanged (`_unchanged`; a folder sync at 10k chunks read for 1.8 s).
 - Documents go through the pipeline in batches of about 1 MB of text (memory stays flat with corpus size);
   the docstore is persisted after each batch.
 - A full sync of the corpus folder also removes a deleted file's records first (`UPSERTS_AND_DELETE`'s
@@ -156,17 +156,16 @@ def _rebuild_bm25(
     return sum(entry.live_chunks for entry in layout.segments)
 
 
-def _unchanged(files: Sequence[Path], store: DocumentStore, seen: dict[str, Any]) -> dict[Path, BaseNode]:
+def _unchanged(files: Sequence[Path], store: DocumentStore, seen: dict[str, Any]) -> dict[Path, str]:
     """The files whose size and modification time are those recorded when their stored document was read, with
-    that document: they are not read again (reading and cleaning is most of a folder sync: 19 s at 100k chunks).
+    that document's id: they are not read again (reading and cleaning is most of a folder sync: 19 s at 100k
+    chunks), nor is their document (parsing every shard to find each unchanged: 0.7 s at 100k chunks).
     `seen` maps a file's path to [size, mtime_ns, doc_id, document hash] (store/files.py, `file_stats_path`)."""
-    out: dict[Path, BaseNode] = {}
+    out: dict[Path, str] = {}
     for path in files:
         record = seen.get(str(path))
         if record and store.get_document_hash(record[2]) == record[3] and record[:2] == _size_and_mtime(path):
-            node = store.get_document(record[2], raise_error=False)
-            if node is not None:
-                out[path] = node
+            out[path] = record[2]
     return out
 
 
@@ -192,9 +191,10 @@ def _size_and_mtime(path: Path) -> list[int] | None:
 def _read_files(
     files: Sequence[Path], store: DocumentStore, settings: Settings, summary: IngestSummary,
     seen: dict[str, Any] | None = None,
-) -> tuple[list[Document], dict[str, list[Any]]]:
-    """The documents to run through the pipeline (unchanged files' from the docstore), and what to record of
-    each file read now (see `_unchanged`); skipped files and notices go into `summary`."""
+) -> tuple[list[Document], set[str], dict[str, list[Any]]]:
+    """The documents read now, to run through the pipeline; the ids of the stored documents kept as they are
+    (unchanged files', see `_unchanged`, and unreadable ones'); and what to record of each file read now.
+    Skipped files and notices go into `summary`."""
     place = {str(path): i for i, path in enumerate(files)}
     reused = _unchanged(files, store, seen or {})
     # On a name clash (x.txt next to an indexed x.md) the indexed file keeps its id; the newcomer is skipped.
@@ -202,8 +202,7 @@ def _read_files(
     indexed_sources = set(stored.values())
     files = sorted((f for f in files if f not in reused), key=lambda path: str(path) not in indexed_sources)
     stats = {str(path): _size_and_mtime(path) for path in files}  # before reading: a later change shows
-    taken = {node.id_: path for path, node in reused.items()}
-    sources, skipped = load_files(files, settings.max_file_bytes, taken)
+    sources, skipped = load_files(files, settings.max_file_bytes, {doc_id: path for path, doc_id in reused.items()})
     summary.skipped = [(str(s.path), s.reason) for s in skipped]
     summary.notices = [(str(s.path), s.notice) for s in sources if s.notice]
     documents: list[Document] = []
@@ -216,11 +215,11 @@ def _read_files(
             documents.append(doc)
             if stats.get(str(source.path)):
                 read[str(source.path)] = [*stats[str(source.path)], doc.id_, doc.hash]
-    documents = sorted([*documents, *reused.values()], key=lambda d: place.get(str(d.metadata.get("source")), 0))
+    documents.sort(key=lambda d: place.get(str(d.metadata.get("source")), 0))
     # A file that exists but could not be read keeps its previous chunks instead of being deleted.
     present = {d.id_ for d in documents}
-    kept = {Path(p).stem for p, _ in summary.skipped if Path(p).exists()}
-    return documents + [store.get_document(d) for d in sorted(kept) if d in stored and d not in present], read
+    unreadable = {Path(p).stem for p, _ in summary.skipped if Path(p).exists()}
+    return documents, set(reused.values()) | {d for d in unreadable if d in stored and d not in present}, read
 
 
 def ingest(
@@ -245,8 +244,8 @@ def ingest(
             store, lost = open_docstore(settings, recorded, summary.repaired)
         seen = {} if lost else _recorded_stats(settings)
         if lost:  # rebuilt from the whole corpus folder; documents whose vectors are intact are taken back
-            documents, read = _read_files(sorted({*corpus_files(settings.corpus_dir), *files}), docstore.empty(),
-                                          settings, summary)
+            documents, kept, read = _read_files(sorted({*corpus_files(settings.corpus_dir), *files}),
+                                                docstore.empty(), settings, summary)
             adopt(collections, store, documents)
         with stage("reconcile"):  # only when the last run did not finish, or the vector store changed since
             finished = not lost and recorded is not None and recorded.records == held
@@ -255,9 +254,9 @@ def ingest(
         hash_of = {doc_id: h for h, doc_id in store.get_all_document_hashes().items()}
         if not lost:
             with stage("read"):
-                documents, read = _read_files(files, store, settings, summary, seen)
+                documents, kept, read = _read_files(files, store, settings, summary, seen)
         vector_store = ArticleVectorStore(collections)
-        removed = sorted(set(hash_of) - {d.id_ for d in documents}) if paths is None else []
+        removed = sorted(set(hash_of) - {d.id_ for d in documents} - kept) if paths is None else []
         with stage("remove"):
             for doc_id in removed:  # UPSERTS_AND_DELETE's rule, which cannot run batch by batch
                 vector_store.delete(doc_id)
@@ -271,6 +270,7 @@ def ingest(
                 embed_model=embed_model, on_embedded=embedding.advance), settings)
         embedding.finish()
         _classify(documents, hash_of, summary)
+        summary.unchanged = sorted({*summary.unchanged, *kept})
         summary.removed = removed
         with stage("bm25"):
             summary.chunks = _rebuild_bm25(store, settings, recorded, summary, reuse=finished)

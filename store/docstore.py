@@ -6,7 +6,7 @@ and 0.6-0.9 s to write on every ingest).
 Layout of `docstore/`:
     index.json         which shard file is live for each slot, every document's source file, and llama-index's
                        small collections (content hashes, ref-doc info); replaced atomically: the commit point
-    <slot>-<hash>.json the documents whose id hashes to that slot (`SLOTS` of them), named by their content
+    <slot>-<hash>.json the documents whose id hashes to that slot (`slot_of`: 256 slots), named by their content
 A shard file is never rewritten in place: a changed shard is written under its new name and the index swapped
 to it, so a crash at any point leaves the old or the new docstore, never a mix. Files the live index does not
 name are deleted by `sweep`, which the ingest calls after it publishes (a reader holding the older index then
@@ -44,12 +44,12 @@ FOLDER = "docstore"
 INDEX = f"{FOLDER}/index.json"  # as the manifest lists it
 OLD_NAME = "docstore.json"  # the single file of earlier versions
 DOCUMENTS = "docstore/data"  # llama-index's collection of documents; the others hold a few fields per document
-SLOTS = 256  # 6k documents at 100k chunks: ~25 per shard, ~400 KB
+SLOT_DIGITS = 2  # 256 shards: at 100k chunks (6k documents) ~25 documents and ~400 KB each
 FORMAT = 1
 
 
 def slot_of(doc_id: str) -> str:
-    return hashlib.sha256(doc_id.encode("utf-8")).hexdigest()[:2]
+    return hashlib.sha256(doc_id.encode("utf-8")).hexdigest()[:SLOT_DIGITS]
 
 
 class Shards(MutableMapping[str, dict]):

@@ -69,6 +69,16 @@ class Corpus:
                 out.append(None)
         return out[0], out[1]
 
+    def preceding(self, sentence: Sentence) -> Sentence | None:
+        """The sentence just before `sentence` in its document, in the same paragraph or not (None at the start)."""
+        doc = self.documents.get(sentence.doc_id)
+        spans = self._sentence_spans.get(sentence.doc_id, [])
+        at = bisect.bisect_left(spans, (sentence.start, sentence.end))
+        if doc is None or at == 0 or at > len(spans):
+            return None
+        start, end = spans[at - 1]
+        return Sentence.of(doc.doc_id, doc.title, doc.text, start, end)
+
     @cached_property
     def _sentence_spans(self) -> dict[str, list[tuple[int, int]]]:
         """Every document's sentence spans in order, from the spans its chunks hold (overlaps once)."""

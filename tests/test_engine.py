@@ -12,9 +12,9 @@ from conftest import assert_cited_verbatim, make_settings
 
 from rag import RAG, Answer, QuestionError
 from rag import retrieve as retrieve_module
-from rag.extract import REPEAT_PENALTY, Candidate, PassageEvidence, _scored, extract, widen
+from rag.extract import REPEAT_PENALTY, Candidate, IdfTable, PassageEvidence, _scored, candidates, extract, widen
 from rag.question import counted_kind, has_type, question_type
-from rag.retrieve import fuse
+from rag.retrieve import fuse, passage_source
 from store.corpus import Corpus
 from store.records import Document
 
@@ -297,6 +297,34 @@ def test_a_sentence_that_points_back_is_quoted_with_the_one_it_points_at() -> No
              for t, score in zip(texts, [0.1, 1.0, 0.1, 1.0], strict=True)]
     assert widen([cands[1]], cands, corpus)[0].text == " ".join(texts[:2])
     assert widen([cands[3]], cands, corpus)[0].text == texts[3]  # "thus far" points nowhere
+    # At a paragraph's start, what it points at ends the paragraph before.
+    corpus = _corpus(*texts, sep="\n")
+    doc = corpus.documents["d"].text
+    cands = [Candidate("d", "T", doc.index(t), doc.index(t) + len(t), t, 1, 0.9, 0.5, None, score=score)
+             for t, score in zip(texts, [0.1, 1.0, 0.1, 1.0], strict=True)]
+    assert widen([cands[1]], cands, corpus)[0].text == "\n".join(texts[:2])
+    assert widen([cands[0]], cands, corpus)[0].text == texts[0]
+
+
+def test_a_sentence_that_leans_back_is_read_and_quoted_with_the_one_before() -> None:
+    """"The remaining ten are memorandums" is about the documents the sentence before names: it is scored with
+    that sentence's words and, if closer, meaning; chosen, it is quoted with it, and a chosen sentence is quoted
+    with a next one that leans back on it."""
+    texts = ["Eleven documents were signed during the visit.", "The remaining ten are memorandums of understanding.",
+             "Markets were calm on the day."]
+    corpus = _corpus(*texts, sep=" ")
+    sentences = corpus.sentences("d#0")
+    near, far = np.array([1.0, 0.0], dtype=np.float32), np.array([0.0, 1.0], dtype=np.float32)
+    stored = {sentences[0].id: near, sentences[1].id: far, sentences[2].id: far}
+    question = "What were the signed documents besides the first one?"
+    cands = candidates(question, [passage_source(corpus.bm25.chunks[0])], corpus, IdfTable(corpus), near,
+                       lambda ids: {i: stored[i] for i in ids if i in stored})
+    by_text = {c.text: c for c in cands}
+    assert by_text[texts[1]].dense == pytest.approx(1.0) and by_text[texts[2]].dense == pytest.approx(0.0)
+    assert by_text[texts[1]].coverage == by_text[texts[0]].coverage > 0  # "signed documents" are said before it
+    doc = corpus.documents["d"].text
+    assert widen([by_text[texts[1]]], cands, corpus)[0].text == doc[: doc.index(texts[2]) - 1]
+    assert widen([by_text[texts[0]]], cands, corpus)[0].text == doc[: doc.index(texts[2]) - 1]
 
 
 def test_an_answer_takes_along_a_neighbour_that_scores_close_to_it() -> None:

@@ -89,6 +89,11 @@ _PART_BREAK = re.compile(
     re.I,
 )
 MIN_PART_WORDS = 3
+# The words a question opens with.
+_QUESTION_WORD = re.compile(
+    r"\b(?:what|which|who|whom|whose|when|where|why|how|кто|что|где|когда|как\w*|почему|зачем|сколько|чей|чья|куда)\b",
+    re.I,
+)
 # Words that point back to an earlier turn: "What did *he* say?", "In which year does Kazakhstan chair *it*?".
 _REFERS_BACK = re.compile(
     r"\b(?:he|she|it|they|him|her|his|its|their|them|this|these|those"
@@ -111,8 +116,11 @@ _OF_WHAT = re.compile(r"\s+of\s+(?:the\s+)?([\w’'-]+)", re.I)
 def question_type(question: str) -> str | None:
     """What kind of thing the question asks for, by the question word that comes first: "Who met him *when* he
     landed?" asks for a person, not a date (read as a date question, it was refused: no date in the answer)."""
+    first = _QUESTION_WORD.search(question)
+    # "when" after another question word opens a clause ("How did he react when she spoke?"), not the question.
     found = [(match.start(), order, name) for order, (name, pattern) in enumerate(_QUESTION_TYPES)
-             if (match := pattern.search(question))]
+             if (match := pattern.search(question))
+             and not (first and match.group(0).lower() in ("when", "когда") and first.start() < match.start())]
     return min(found)[2] if found else None
 
 
@@ -135,6 +143,24 @@ def counted_kind(question: str) -> str | None:
     return of.group(1) if of else None
 
 
+# "How many documents were signed during X compared with Y?": the same question about X and about Y.
+_COMPARED = re.compile(r"^(?P<head>.+?)\s*,?\s+\b(?:compared (?:with|to)|in comparison (?:with|to)|versus|vs\.?|as "
+                       r"opposed to|as against)\s+(?P<other>.+?)\s*\??$", re.I)
+_PREPOSITION = re.compile(r"\s(?:of|during|in|at|for|on|from|by|to|between|after|before|under|over|about|with)\s", re.I)
+
+
+def _compared(question: str) -> list[str] | None:
+    match = _COMPARED.match(question)
+    if match is None:
+        return None
+    head, other = match["head"], match["other"]
+    # Y takes the place of what follows the first preposition after the question's opening words.
+    cut = next((m for m in _PREPOSITION.finditer(head) if len(head[: m.start()].split()) >= MIN_PART_WORDS), None)
+    if cut is None or len(head.split()) < MIN_PART_WORDS + 2 or len(other.split()) < 2:
+        return None
+    return [f"{head}?", f"{head[: cut.end()]}{other}?"]
+
+
 def refers_back(question: str) -> bool:
     """True for a question with a pronoun that stands for something named earlier in the conversation."""
     return _REFERS_BACK.search(question) is not None
@@ -146,10 +172,14 @@ def language(text: str) -> str:
 
 
 def parts(question: str) -> list[str]:
-    """The questions a question asks: one, or each part of "What did X call Y, and how did Z respond?".
+    """The questions a question asks: one, each part of "What did X call Y, and how did Z respond?", or each side
+    of "How many were signed during X compared with Y?" (the same question about Y: dev one cross-article
+    question gained, none lost, untouched split unchanged).
 
     A part must be a question of its own (at least a few words); otherwise the question is kept whole.
     """
+    if compared := _compared(question):
+        return compared
     pieces = [p.strip(" ,;") for p in _PART_BREAK.split(question)]
     pieces = [p for p in pieces if p]
     if len(pieces) < 2 or any(len(p.split()) < MIN_PART_WORDS for p in pieces):

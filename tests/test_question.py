@@ -20,6 +20,12 @@ from rag.question import counted_noun, has_type, language, parts, question_type,
         ("Who met Tokayev and where?", ["Who met Tokayev and where?"]),
         ("Trade between Russia and Kazakhstan: how large was it?", ["Trade between Russia and Kazakhstan: how "
                                                                      "large was it?"]),
+        # A comparison: the same question about each side.
+        ("How many deals were signed during the first visit compared with the second one?",
+         ["How many deals were signed during the first visit?", "How many deals were signed during the second one?"]),
+        ("What was the status of the Sochi trip versus the Astana trip?",
+         ["What was the status of the Sochi trip?", "What was the status of the Astana trip?"]),
+        ("How does oil compare to gas?", ["How does oil compare to gas?"]),
     ],
 )
 def test_parts(question: str, expected: list[str]) -> None:
@@ -33,6 +39,14 @@ def test_reason_questions_want_a_cause() -> None:
     assert has_type("reason", "The official reason is mine clearing.", "Why?")
     assert has_type("reason", "It was closed, citing environmental problems.", "Why?")
     assert not has_type("reason", "Russia suspended shipments of oil.", "Why?")
+
+
+def test_a_when_clause_after_the_question_word_does_not_ask_for_a_date() -> None:
+    assert question_type("How did Putin react when Tokayev spoke?") is None
+    assert question_type("When did Tokayev speak?") == "date"
+    assert question_type("Who met him when he landed?") == "name"
+    assert question_type("Как отреагировал Путин, когда Токаев выступил?") is None
+    assert question_type("Когда выступил Токаев?") == "date"
 
 
 def test_language() -> None:

@@ -81,6 +81,11 @@ LEANS_BACK = re.compile(
     r"the latter|the former|the remaining|the rest|the others?|both|neither|either|there|here|then)\b",
     re.I,
 )
+# A quotation opened in a quoted sentence is quoted to its end, where its speaker is usually named ("…”, said
+# Tokayev."), if it ends within this many more sentences of the paragraph. Dev accuracy 0.787 → 0.791 (a "who
+# argued…?" question), untouched split unchanged, answers 5 characters longer. Taking a quotation closed in the
+# quoted sentence back to where it opens, too: 0.787 / unchanged.
+QUOTATION_SENTENCES = 3
 # A sentence an earlier answer in the conversation (or an earlier part of the question) already quoted loses up
 # to this much, less the more of the new question's words it holds: a follow-up often asks for another detail of
 # the same sentence ("How many projects were implemented?" — "And how many more are still being implemented?").
@@ -181,6 +186,23 @@ def candidates(
             )
         )
     return _scored(out, already_said)
+
+
+def _through_quotation(text: str, start: int, end: int, sentence: Sentence, corpus: Corpus) -> int:
+    """The end of a span that opens a quotation: where the quotation closes (and its speaker is named), within
+    `QUOTATION_SENTENCES` more sentences of the paragraph; `end` when it is closed already or closes farther on."""
+    def still_open(stop: int) -> bool:
+        span = text[start:stop]
+        return span.count("“") > span.count("”") or span.count("«") > span.count("»")
+
+    following = corpus.neighbours(sentence)[1]
+    for _ in range(QUOTATION_SENTENCES if still_open(end) else 0):
+        if following is None:
+            break
+        if not still_open(max(end, following.end)):
+            return max(end, following.end)
+        following = corpus.neighbours(following)[1]
+    return end
 
 
 def _cosine(vector: np.ndarray | None, query_vector: np.ndarray) -> float:
@@ -339,7 +361,8 @@ def widen(chosen: list[Candidate], cands: list[Candidate], corpus: Corpus) -> li
     average (taking both neighbours always: 0.595 for 470 characters). A sentence that points back
     (`POINTS_BACK`) always takes the one before it: dev accuracy 0.745 → 0.749, untouched split unchanged; at a
     paragraph's start, the last one of the paragraph before (0.774 → 0.779, untouched unchanged). A sentence
-    that leans back on another (`LEANS_BACK`) is quoted with it, whichever of the two was chosen.
+    that leans back on another (`LEANS_BACK`) is quoted with it, whichever of the two was chosen, and a
+    quotation it opens is quoted to its end (`QUOTATION_SENTENCES`).
     """
     scores = {(c.doc_id, c.start): c.score for c in cands}
     out = []
@@ -358,6 +381,7 @@ def widen(chosen: list[Candidate], cands: list[Candidate], corpus: Corpus) -> li
             start = min(start, before.start)
         if after is not None and LEANS_BACK.match(after.text):
             end = max(end, after.end)
+        end = _through_quotation(doc.text, start, end, sentence, corpus)
         shared = next((i for i, o in enumerate(out) if o.doc_id == c.doc_id and o.start < end and start < o.end), None)
         if shared is None:
             out.append(Candidate(**{**c.__dict__, "start": start, "end": end, "text": doc.text[start:end]}))

@@ -306,6 +306,21 @@ def test_a_sentence_that_points_back_is_quoted_with_the_one_it_points_at() -> No
     assert widen([cands[0]], cands, corpus)[0].text == texts[0]
 
 
+def test_a_quotation_is_quoted_to_its_end_where_its_speaker_is_named() -> None:
+    texts = ["“If every nation seceded, there would be 600 states.", "Of course, that would be chaos”, said Tokayev.",
+             "Markets were calm."]
+    corpus = _corpus(*texts, sep=" ")
+    doc = corpus.documents["d"].text
+    cands = [Candidate("d", "T", doc.index(t), doc.index(t) + len(t), t, 1, 0.9, 0.5, None, score=score)
+             for t, score in zip(texts, [1.0, 0.1, 1.0], strict=True)]
+    assert widen([cands[0]], cands, corpus)[0].text == " ".join(texts[:2])
+    assert widen([cands[2]], cands, corpus)[0].text == texts[2]  # nothing open
+    unclosed = _corpus("“It goes on and on.", "And on.", "And on.", "And on.", "And on”, he said.", sep=" ")
+    text = unclosed.documents["d"].text
+    first = Candidate("d", "T", 0, text.index(".") + 1, text[: text.index(".") + 1], 1, 0.9, 0.5, None, score=1.0)
+    assert widen([first], [first], unclosed)[0].text == first.text  # closed too far on: left as it is
+
+
 def test_a_sentence_that_leans_back_is_read_and_quoted_with_the_one_before() -> None:
     """"The remaining ten are memorandums" is about the documents the sentence before names: it is scored with
     that sentence's words and, if closer, meaning; chosen, it is quoted with it, and a chosen sentence is quoted

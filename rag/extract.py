@@ -25,7 +25,15 @@ from dataclasses import dataclass
 import numpy as np
 
 from rag.answer import Citation, Source
-from rag.question import QUESTION_WORDS, counted_kind, counted_noun, has_type, question_type, refers_back
+from rag.question import (
+    QUESTION_WORDS,
+    counted_kind,
+    counted_noun,
+    has_type,
+    holds_asked_unit,
+    question_type,
+    refers_back,
+)
 from store.corpus import Corpus
 from store.records import Sentence
 from store.text import addresses_a_model, has_cyrillic, term_set, word_terms, words
@@ -297,11 +305,14 @@ def _holds_what_is_asked(question: str, chosen: list[Candidate]) -> bool:
     Near-miss questions ask for a figure the articles never give about something they do discuss ("How many
     barrels a day does the pipeline carry?"): the best sentence is on topic but holds no such figure. Measured
     on the dev questions: refusal recall 0.31 → 0.45 for false refusals 2.4% → 4.2%, accuracy unchanged.
-    An answer of several sentences must not pass with the figure in one and the things in another.
+    An answer of several sentences must not pass with the figure in one and the things in another. A figure of
+    the asked kind is needed, too: a day for "on which day", money for "what sum", a proportion for "what
+    share" (`holds_asked_unit`; dev refusal F1 0.714 → 0.737, accuracy 0.791 → 0.796, untouched unchanged).
     """
     kind = question_type(question)
     if kind in ("number", "date"):
-        chosen = [c for c in chosen if (has_type(kind, c.text, question) or 0.0) >= 0.7]
+        chosen = [c for c in chosen if (has_type(kind, c.text, question) or 0.0) >= 0.7
+                  and holds_asked_unit(question, c.text)]
     counted = set(term_set(counted_noun(question) or ""))
     of_what = set(term_set(counted_kind(question) or ""))
     return bool(chosen) and (not counted or any(counted & (held := term_set(c.text)) and of_what <= held

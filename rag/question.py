@@ -161,6 +161,34 @@ def _compared(question: str) -> list[str] | None:
     return [f"{head}?", f"{head[: cut.end()]}{other}?"]
 
 
+# What kind of figure a figure question wants, by its wording, and what a sentence holding one looks like: "What
+# share…?" wants a proportion, "What sum…?" an amount of money, "How long…?" a duration, "On which day…?" a day.
+_UNITS: list[tuple[re.Pattern[str], re.Pattern[str]]] = [
+    (re.compile(r"\bwhat (?:share|percentage|proportion|part|fraction)\b|\bhow many per ?cent\b|\bкак\w* дол\w+\b",
+                re.I),
+     re.compile(r"%|\bper ?cent|\bпроцент|\b(?:half|third|quarter|fifth|tenth|majority|most)\b|\bполовин|\bтрет|"
+                r"\bчетверт|\bбольшинств", re.I)),
+    (re.compile(r"\bwhat (?:sum|amount of money|price)\b|\bhow much (?:money|did \w+ cost|does \w+ cost|was \w+ worth)"
+                r"|\bhow much .{0,40}\b(?:cost|pay|paid|spend|spent|worth)\b|\bсколько стои\w*|\bкакую сумм", re.I),
+     re.compile(r"[$€£₽¥]|\b(?:dollars?|euros?|rubles?|roubles?|tenge|yuan|pounds?)\b|\bрубл|\bтенге|\bдоллар|\bевро",
+                re.I)),
+    (re.compile(r"\bhow long\b|\bсколько (?:длил|времени|час)", re.I),
+     re.compile(r"\b(?:seconds?|minutes?|hours?|days?|weeks?|months?|years?|decades?|km|kilomet\w+|miles?|met(?:re|er)s?)"
+                r"\b|\bсекунд|\bминут|\bчас|\bдн[еяи]|\bдень|\bнедел|\bмесяц|\bгод|\bлет\b|\bкм\b|\bкилометр|\bмил",
+                re.I)),
+    (re.compile(r"\b(?:on )?(?:which|what) (?:day|date)\b|\bв какой день\b|\bкакого числа\b", re.I), _DAY_DATE),
+    (re.compile(r"\bby how much\b|\bhow (?:many times|much) .{0,60}\b(?:grow|grew|increase|rise|rose|fall|fell|drop|"
+                r"decline|decrease)\w*", re.I),
+     re.compile(r"%|\bper ?cent|\btimes\b|\bfold\b|\btwice\b|\b(?:doubl|tripl|halv)\w*|\bраз[а]?\b|\bпроцент|\bвдвое\b",
+                re.I)),
+]
+
+
+def holds_asked_unit(question: str, sentence: str) -> bool:
+    """Whether the sentence holds the kind of figure the question's wording asks for (True when it names none)."""
+    return all(unit.search(sentence) for asks, unit in _UNITS if asks.search(question))
+
+
 def refers_back(question: str) -> bool:
     """True for a question with a pronoun that stands for something named earlier in the conversation."""
     return _REFERS_BACK.search(question) is not None

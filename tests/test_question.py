@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from rag.question import counted_noun, has_type, language, parts, question_type, refers_back
+from rag.question import counted_noun, has_type, holds_asked_unit, language, parts, question_type, refers_back
 
 
 @pytest.mark.parametrize(
@@ -47,6 +47,21 @@ def test_a_when_clause_after_the_question_word_does_not_ask_for_a_date() -> None
     assert question_type("Who met him when he landed?") == "name"
     assert question_type("Как отреагировал Путин, когда Токаев выступил?") is None
     assert question_type("Когда выступил Токаев?") == "date"
+
+
+def test_a_figure_question_wants_a_figure_of_its_kind() -> None:
+    sentence = "Exports rose to 120 million on June 3, 40% of the total."
+    assert holds_asked_unit("What share of exports went east?", sentence)
+    assert not holds_asked_unit("What share of exports went east?", "Exports rose to 120 million.")
+    assert holds_asked_unit("What sum did they pay?", "They paid $28 billion.")
+    assert not holds_asked_unit("What sum did they pay?", "They paid in 28 instalments.")
+    assert holds_asked_unit("On which day did he arrive?", sentence)
+    assert not holds_asked_unit("On which day did he arrive?", "He arrived in 2022.")
+    assert holds_asked_unit("How long were the talks?", "The talks lasted two and a half hours.")
+    assert holds_asked_unit("How long is the border?", "The border is 7,500 km long.")
+    assert not holds_asked_unit("How long were the talks?", "The talks covered 12 topics.")
+    assert holds_asked_unit("By how much did exports grow?", "Exports grew 2,000 times.")
+    assert holds_asked_unit("How many wagons were blocked?", "1,700 wagons were blocked.")  # no kind named
 
 
 def test_language() -> None:

@@ -36,6 +36,7 @@ from rag.question import (
 )
 from store.corpus import Corpus
 from store.records import Sentence
+from store.sentences import split_sentences
 from store.text import addresses_a_model, has_cyrillic, term_set, word_terms, words
 
 # Sentence selection weights (sum to 1). A grid over 0.3-0.7 / 0.2-0.5 / 0-0.3 on the team dataset moved top-1
@@ -358,8 +359,14 @@ def cite(groups: Sequence[Sequence[Candidate]]) -> tuple[str, list[Citation]]:
                 continue
             number_of[(c.doc_id, c.start)] = len(citations) + 1
             citations.append(Citation(len(citations) + 1, c.doc_id, c.title, c.text, c.start, c.end, round(c.score, 4)))
-            pieces.append(f"{c.text} [{len(citations)}]")
+            pieces.append(_marked(c.text, len(citations)))
     return " ".join(pieces), citations
+
+
+def _marked(quote: str, number: int) -> str:
+    """A quote with its citation marker after each of its sentences, so that every claim carries it (a quote
+    widened to its neighbours is several sentences and one citation)."""
+    return " ".join(f"{quote[s.start:s.end]} [{number}]" for s in split_sentences(quote)) or f"{quote} [{number}]"
 
 
 def widen(chosen: list[Candidate], cands: list[Candidate], corpus: Corpus) -> list[Candidate]:

@@ -12,7 +12,17 @@ from conftest import assert_cited_verbatim, make_settings
 
 from rag import RAG, Answer, QuestionError
 from rag import retrieve as retrieve_module
-from rag.extract import REPEAT_PENALTY, Candidate, IdfTable, PassageEvidence, _scored, candidates, extract, widen
+from rag.extract import (
+    REPEAT_PENALTY,
+    Candidate,
+    IdfTable,
+    PassageEvidence,
+    _scored,
+    candidates,
+    cite,
+    extract,
+    widen,
+)
 from rag.question import counted_kind, has_type, question_type
 from rag.retrieve import fuse, passage_source
 from store.corpus import Corpus
@@ -304,6 +314,18 @@ def test_a_sentence_that_points_back_is_quoted_with_the_one_it_points_at() -> No
              for t, score in zip(texts, [0.1, 1.0, 0.1, 1.0], strict=True)]
     assert widen([cands[1]], cands, corpus)[0].text == "\n".join(texts[:2])
     assert widen([cands[0]], cands, corpus)[0].text == texts[0]
+
+
+def test_a_quote_of_several_sentences_carries_its_marker_after_each() -> None:
+    texts = ["Eleven documents were signed.", "The remaining ten are memorandums."]
+    corpus = _corpus(*texts, sep=" ")
+    doc = corpus.documents["d"].text
+    span = Candidate("d", "T", 0, len(doc), doc, 1, 0.9, 0.5, None, score=1.0)
+    other = Candidate("d", "T", 0, len(texts[0]), texts[0], 1, 0.9, 0.5, None, score=0.5)
+    text, citations = cite([[span]])
+    assert text == "Eleven documents were signed. [1] The remaining ten are memorandums. [1]"
+    assert [c.quote for c in citations] == [doc]
+    assert cite([[other]])[0] == "Eleven documents were signed. [1]"
 
 
 def test_a_quotation_is_quoted_to_its_end_where_its_speaker_is_named() -> None:

@@ -33,13 +33,13 @@ from rag.extract import (
     Extraction,
     IdfTable,
     candidates,
-    cite,
     extract,
     passage_evidence,
 )
 from rag.generate import NOT_IN_SOURCES, Generator, LLMError
 from rag.messages import say
 from rag.question import language, parts, refers_back
+from rag.quote import cite
 from rag.request import Message, Request
 from rag.retrieve import Retriever, passage_source
 from rag.verify import answer_problem, verify

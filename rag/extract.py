@@ -12,19 +12,19 @@ the same evidence, not from cosine alone (e5 similarities are compressed: unansw
 0.80-0.88 here, answerable 0.85-0.93).
 Weights and thresholds are global constants chosen by measurement on the team's dataset (eval/).
 
-Not here: retrieval (rag/retrieve.py), LLM answers (rag/generate.py).
+Not here: retrieval (rag/retrieve.py), what a chosen sentence is quoted with and the cited text (rag/quote.py),
+LLM answers (rag/generate.py).
 """
 
 from __future__ import annotations
 
 import math
-import re
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
 import numpy as np
 
-from rag.answer import Citation, Source
+from rag.answer import Source
 from rag.question import (
     QUESTION_WORDS,
     counted_kind,
@@ -34,9 +34,9 @@ from rag.question import (
     question_type,
     refers_back,
 )
+from rag.quote import LEANS_BACK, widen
 from store.corpus import Corpus
 from store.records import Sentence
-from store.sentences import split_sentences
 from store.text import addresses_a_model, has_cyrillic, term_set, word_terms, words
 
 # Sentence selection weights (sum to 1). A grid over 0.3-0.7 / 0.2-0.5 / 0-0.3 on the team dataset moved top-1
@@ -68,33 +68,6 @@ RUNNER_UP_RATIO = 0.7
 # scoring nearly as well: a figure in a weaker runner-up is usually about something else (without this rule,
 # refusal F1 0.655 → 0.632 on the dev questions).
 CLOSE_RATIO = 0.85
-NEIGHBOUR_RATIO = 0.7  # see widen()
-# A sentence that opens by pointing back at the one before it ("That is why…", "For this reason…"): what it
-# points at (the reason, the cause, the fact it draws on) is in the sentence before.
-POINTS_BACK = re.compile(
-    r"\W*(?:and |but |so )?(?:(?:it|this|that) (?:is|was) )?(?:(?:for|because of) (?:this|that|these) reasons?|"
-    r"(?:this|that|which) (?:is|was) (?:the reason )?why|(?:this|that) (?:is|was) the reason|hence|therefore|"
-    r"thus(?! far)|consequently|as a result|this means|именно поэтому|поэтому|по этой причине|в связи с этим)\b",
-    re.I,
-)
-# A sentence that opens with a word standing for something in the sentence before it in its paragraph ("It was
-# the other way around", "The remaining ten are memorandums", "He explained that…") is not self-contained: what
-# it is about is said in that sentence. It is scored with that sentence's words and, if closer, meaning
-# (`candidates`), and quoted with it; a chosen sentence is quoted with the next one when that one leans back on
-# it, since the answer is often that continuation (`widen`). Dev accuracy 0.779 → 0.783 (2 gained, 1 lost),
-# untouched split 0.378 → 0.444, answers 21 / 31 characters longer. Scoring with the mean of the two meanings
-# instead: 0.762 / 0.378; only the quoting: 0.783 / 0.422; scoring POINTS_BACK sentences so too: 0.779 / 0.422.
-LEANS_BACK = re.compile(
-    r"\W*(?:(?:and|but|however|so|yet|also|still|indeed|apparently|moreover|besides|in fact|at the same time|"
-    r"in other words|after all|of course)\W+)*(?:this|that|these|those|it|he|she|they|his|her|its|their|such|"
-    r"the latter|the former|the remaining|the rest|the others?|both|neither|either|there|here|then)\b",
-    re.I,
-)
-# A quotation opened in a quoted sentence is quoted to its end, where its speaker is usually named ("…”, said
-# Tokayev."), if it ends within this many more sentences of the paragraph. Dev accuracy 0.787 → 0.791 (a "who
-# argued…?" question), untouched split unchanged, answers 5 characters longer. Taking a quotation closed in the
-# quoted sentence back to where it opens, too: 0.787 / unchanged.
-QUOTATION_SENTENCES = 3
 # A sentence an earlier answer in the conversation (or an earlier part of the question) already quoted loses up
 # to this much, less the more of the new question's words it holds: a follow-up often asks for another detail of
 # the same sentence ("How many projects were implemented?" — "And how many more are still being implemented?").
@@ -195,23 +168,6 @@ def candidates(
             )
         )
     return _scored(out, already_said)
-
-
-def _through_quotation(text: str, start: int, end: int, sentence: Sentence, corpus: Corpus) -> int:
-    """The end of a span that opens a quotation: where the quotation closes (and its speaker is named), within
-    `QUOTATION_SENTENCES` more sentences of the paragraph; `end` when it is closed already or closes farther on."""
-    def still_open(stop: int) -> bool:
-        span = text[start:stop]
-        return span.count("“") > span.count("”") or span.count("«") > span.count("»")
-
-    following = corpus.neighbours(sentence)[1]
-    for _ in range(QUOTATION_SENTENCES if still_open(end) else 0):
-        if following is None:
-            break
-        if not still_open(max(end, following.end)):
-            return max(end, following.end)
-        following = corpus.neighbours(following)[1]
-    return end
 
 
 def _cosine(vector: np.ndarray | None, query_vector: np.ndarray) -> float:
@@ -345,66 +301,3 @@ def _choose(question: str, cands: list[Candidate], most: int = ANSWER_SENTENCES)
         if other.score >= RUNNER_UP_RATIO * best.score and other.coverage > 0:
             chosen.append(other)
     return chosen
-
-
-def cite(groups: Sequence[Sequence[Candidate]]) -> tuple[str, list[Citation]]:
-    """The answer text with [n] markers and its citations: each group (the answer to one part of the question)
-    in reading order, groups in the question's order; a sentence two parts both chose is cited once."""
-    number_of: dict[tuple[str, int], int] = {}
-    citations: list[Citation] = []
-    pieces: list[str] = []
-    for chosen in groups:
-        for c in sorted(chosen, key=lambda c: (c.doc_id != chosen[0].doc_id, c.doc_id, c.start)):
-            if (c.doc_id, c.start) in number_of:
-                continue
-            number_of[(c.doc_id, c.start)] = len(citations) + 1
-            citations.append(Citation(len(citations) + 1, c.doc_id, c.title, c.text, c.start, c.end, round(c.score, 4)))
-            pieces.append(_marked(c.text, len(citations)))
-    return " ".join(pieces), citations
-
-
-def _marked(quote: str, number: int) -> str:
-    """A quote with its citation marker after each of its sentences, so that every claim carries it (a quote
-    widened to its neighbours is several sentences and one citation)."""
-    return " ".join(f"{quote[s.start:s.end]} [{number}]" for s in split_sentences(quote)) or f"{quote} [{number}]"
-
-
-def widen(chosen: list[Candidate], cands: list[Candidate], corpus: Corpus) -> list[Candidate]:
-    """Each chosen sentence with the neighbours in its paragraph that score close to it, as one span.
-
-    The sentence that matches the question best often sits next to the one that answers it: the statement
-    before an elaboration, the reason after a fact. Measured on the dev questions: the answer was in the
-    sentence before or after for 10 of 61 wrongly answered questions; taking a neighbour that scores at least
-    `NEIGHBOUR_RATIO` of the chosen sentence raised accuracy 0.574 → 0.590 for answers of 328 characters on
-    average (taking both neighbours always: 0.595 for 470 characters). A sentence that points back
-    (`POINTS_BACK`) always takes the one before it: dev accuracy 0.745 → 0.749, untouched split unchanged; at a
-    paragraph's start, the last one of the paragraph before (0.774 → 0.779, untouched unchanged). A sentence
-    that leans back on another (`LEANS_BACK`) is quoted with it, whichever of the two was chosen, and a
-    quotation it opens is quoted to its end (`QUOTATION_SENTENCES`).
-    """
-    scores = {(c.doc_id, c.start): c.score for c in cands}
-    out = []
-    for c in chosen:
-        doc = corpus.documents[c.doc_id]
-        start, end = c.start, c.end
-        sentence = Sentence.of(c.doc_id, c.title, doc.text, c.start, c.end)
-        before, after = corpus.neighbours(sentence)
-        for neighbour in (before, after):
-            score = scores.get((neighbour.doc_id, neighbour.start)) if neighbour else None
-            if neighbour and score is not None and score > 0 and score >= NEIGHBOUR_RATIO * c.score:
-                start, end = min(start, neighbour.start), max(end, neighbour.end)
-        if POINTS_BACK.match(c.text):  # at a paragraph's start, what it points at ends the paragraph before
-            before = before or corpus.preceding(sentence)
-        if before is not None and (POINTS_BACK.match(c.text) or LEANS_BACK.match(c.text)):
-            start = min(start, before.start)
-        if after is not None and LEANS_BACK.match(after.text):
-            end = max(end, after.end)
-        end = _through_quotation(doc.text, start, end, sentence, corpus)
-        shared = next((i for i, o in enumerate(out) if o.doc_id == c.doc_id and o.start < end and start < o.end), None)
-        if shared is None:
-            out.append(Candidate(**{**c.__dict__, "start": start, "end": end, "text": doc.text[start:end]}))
-        else:  # two chosen sentences whose spans now share text: one quote, where the better one stood
-            kept = out[shared]
-            start, end = min(start, kept.start), max(end, kept.end)
-            out[shared] = Candidate(**{**kept.__dict__, "start": start, "end": end, "text": doc.text[start:end]})
-    return out

@@ -19,11 +19,10 @@ from rag.extract import (
     PassageEvidence,
     _scored,
     candidates,
-    cite,
     extract,
-    widen,
 )
 from rag.question import counted_kind, has_type, question_type
+from rag.quote import cite, widen
 from rag.retrieve import fuse, passage_source
 from store.corpus import Corpus
 from store.records import Document

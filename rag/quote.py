@@ -49,7 +49,11 @@ POINTS_BACK = re.compile(
 LEANS_BACK = re.compile(
     r"\W*(?:(?:and|but|however|so|yet|also|still|indeed|apparently|moreover|besides|in fact|at the same time|"
     r"in other words|after all|of course)\W+)*(?:this|that|these|those|it|he|she|they|his|her|its|their|such|"
-    r"the latter|the former|the remaining|the rest|the others?|both|neither|either|there|here|then)\b",
+    r"the latter|the former|the remaining|the rest|the others?|both|neither|either|there|here|then)\b"
+    # The same in Russian (not measured: the team's articles are English).
+    r"|\W*(?:(?:и|но|однако|а|также|впрочем|при этом|кроме того|более того)\W+)*(?:это|этот|эта|эти|этого|этой|"
+    r"этим|этом|он|она|оно|они|его|её|ее|их|ему|ей|им|такой|такая|такое|такие|последний|последняя|последние|"
+    r"остальные|оба|обе|там|тогда)(?![\w-])",
     re.I,
 )
 # A quotation opened in a quoted sentence is quoted to its end, where its speaker is usually named ("…”, said

@@ -22,7 +22,7 @@ from rag.extract import (
     extract,
 )
 from rag.question import counted_kind, has_type, question_type
-from rag.quote import cite, widen
+from rag.quote import LEANS_BACK, cite, widen
 from rag.retrieve import fuse, passage_source
 from store.corpus import Corpus
 from store.records import Document
@@ -340,6 +340,17 @@ def test_a_quotation_is_quoted_to_its_end_where_its_speaker_is_named() -> None:
     text = unclosed.documents["d"].text
     first = Candidate("d", "T", 0, text.index(".") + 1, text[: text.index(".") + 1], 1, 0.9, 0.5, None, score=1.0)
     assert widen([first], [first], unclosed)[0].text == first.text  # closed too far on: left as it is
+
+
+@pytest.mark.parametrize(("sentence", "leans"), [
+    ("It was the other way around.", True), ("However, he refused.", True),
+    ("The remaining ten are memorandums.", True), ("Tokayev refused the order.", False),
+    ("Itinerary changes were announced.", False),
+    ("Остальные десять — меморандумы.", True), ("Однако он отказался.", True), ("Путин принял гостя.", False),
+    ("Оборона страны усилена.", False),
+])
+def test_which_sentences_lean_back(sentence: str, leans: bool) -> None:
+    assert bool(LEANS_BACK.match(sentence)) == leans
 
 
 def test_a_sentence_that_leans_back_is_read_and_quoted_with_the_one_before() -> None:

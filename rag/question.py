@@ -70,10 +70,12 @@ _MONTHS = re.compile(
 _SPELLED_NUMBER = re.compile(
     r"\b(one|two|three|four|five|six|seven|eight|nine|ten|eleven|twelve|twenty|thirty|hundred|half)\b", re.I
 )
-# Words that introduce a cause or a stated reason.
+# Words that introduce a cause, a stated reason or a purpose ("this allows the economy to be protected…" answers
+# "why does it help…?": dev accuracy 0.796 → 0.800, untouched split unchanged).
 _CAUSE = re.compile(
     r"\b(because|due to|owing to|since|as a result|reasons?|explain\w*|justif\w*|citing|cited|pretext|in order to"
-    r"|so that|on the grounds|motivated|caused|led to|allegedly|officially)\b|\bпотому\b|\bиз-за\b|\bпричин\w*"
+    r"|so that|on the grounds|motivated|caused|led to|allegedly|officially|allows?|allowed|enables?|enabled|so as to"
+    r"|aim(?:s|ed)? (?:at|to)|purpose)\b|\bпотому\b|\bиз-за\b|\bпричин\w*"
     r"|\bсвязи с\b|\bпредлог\w*|\bобъясн\w+|\bчтобы\b",
     re.I,
 )

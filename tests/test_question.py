@@ -39,6 +39,7 @@ def test_reason_questions_want_a_cause() -> None:
     assert has_type("reason", "The official reason is mine clearing.", "Why?")
     assert has_type("reason", "It was closed, citing environmental problems.", "Why?")
     assert not has_type("reason", "Russia suspended shipments of oil.", "Why?")
+    assert has_type("reason", "This allows the economy to be protected from sanctions.", "Why does it help?")
 
 
 def test_a_when_clause_after_the_question_word_does_not_ask_for_a_date() -> None:

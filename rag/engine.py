@@ -49,12 +49,12 @@ from store.records import ABOUT_KEYS, Sentence
 from store.settings import Settings
 from store.text import term_set
 
-SELF_CONTAINED_MIN_TERMS = 4
+SELF_CONTAINED_MIN_TERMS = 4  # a follow-up with at least this many content terms is searched as it is
 # Sentences closest in meaning to the question anywhere in the corpus join the retrieved passages' sentences as
 # answer candidates: a passage's pooled vector can rank it out of the top k while one of its sentences says
 # exactly what was asked. Dev accuracy 0.757 → 0.762, untouched split 0.356 → 0.378 (10: the same), refusal F1
 # 0.724 → 0.702 (one unanswerable question answered); 2 ms more per question.
-NEAR_SENTENCES = 5  # a follow-up with at least this many content terms is searched as it is
+NEAR_SENTENCES = 5
 
 EMPTY_INDEX = (
     "The index is empty: no articles have been ingested yet. Put .txt, .md or .html files in {corpus} "

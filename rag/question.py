@@ -126,8 +126,6 @@ def question_type(question: str) -> str | None:
     return min(found)[2] if found else None
 
 
-
-
 def _counted(question: str) -> re.Match[str] | None:
     return _COUNTED.search(question) or _COUNTED_WORD.search(question)
 

@@ -62,6 +62,7 @@ LEANS_BACK = re.compile(
 # quoted sentence back to where it opens, too: 0.787 / unchanged.
 QUOTATION_SENTENCES = 3
 
+
 def widen(chosen: list[S], cands: Sequence[Scored], corpus: Corpus) -> list[S]:
     """Each chosen sentence with the neighbours in its paragraph that score close to it, as one span.
 

@@ -93,7 +93,7 @@ def widen(chosen: list[S], cands: Sequence[Scored], corpus: Corpus) -> list[S]:
             start = min(start, before.start)
         if after is not None and LEANS_BACK.match(after.text):
             end = max(end, after.end)
-        end = _through_quotation(doc.text, start, end, sentence, corpus)
+        end = _through_quotation(doc.text, start, end, after, corpus)
         shared = next((i for i, o in enumerate(out) if o.doc_id == c.doc_id and o.start < end and start < o.end), None)
         if shared is None:
             out.append(replace(c, start=start, end=end, text=doc.text[start:end]))
@@ -104,14 +104,14 @@ def widen(chosen: list[S], cands: Sequence[Scored], corpus: Corpus) -> list[S]:
     return out
 
 
-def _through_quotation(text: str, start: int, end: int, sentence: Sentence, corpus: Corpus) -> int:
+def _through_quotation(text: str, start: int, end: int, following: Sentence | None, corpus: Corpus) -> int:
     """The end of a span that opens a quotation: where the quotation closes (and its speaker is named), within
-    `QUOTATION_SENTENCES` more sentences of the paragraph; `end` when it is closed already or closes farther on."""
+    `QUOTATION_SENTENCES` more sentences of the paragraph (from `following`, the one after the chosen sentence);
+    `end` when it is closed already or closes farther on."""
     def still_open(stop: int) -> bool:
         span = text[start:stop]
         return span.count("“") > span.count("”") or span.count("«") > span.count("»")
 
-    following = corpus.neighbours(sentence)[1]
     for _ in range(QUOTATION_SENTENCES if still_open(end) else 0):
         if following is None:
             break

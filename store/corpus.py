@@ -54,11 +54,10 @@ class Corpus:
 
     def neighbours(self, sentence: Sentence) -> tuple[Sentence | None, Sentence | None]:
         """The sentences just before and after `sentence` in the same paragraph (None at a paragraph's edge)."""
-        doc = self.documents.get(sentence.doc_id)
-        spans = self._sentence_spans.get(sentence.doc_id, [])
-        at = bisect.bisect_left(spans, (sentence.start, sentence.end))
-        if doc is None or at >= len(spans) or spans[at][0] != sentence.start:
+        found = self._place(sentence)
+        if found is None:
             return None, None
+        doc, spans, at = found
         out: list[Sentence | None] = []
         for index in (at - 1, at + 1):
             if 0 <= index < len(spans):
@@ -71,13 +70,21 @@ class Corpus:
 
     def preceding(self, sentence: Sentence) -> Sentence | None:
         """The sentence just before `sentence` in its document, in the same paragraph or not (None at the start)."""
+        found = self._place(sentence)
+        if found is None or found[2] == 0:
+            return None
+        doc, spans, at = found
+        start, end = spans[at - 1]
+        return Sentence.of(doc.doc_id, doc.title, doc.text, start, end)
+
+    def _place(self, sentence: Sentence) -> tuple[Document, list[tuple[int, int]], int] | None:
+        """The sentence's document, that document's sentence spans, and where the sentence is among them."""
         doc = self.documents.get(sentence.doc_id)
         spans = self._sentence_spans.get(sentence.doc_id, [])
         at = bisect.bisect_left(spans, (sentence.start, sentence.end))
-        if doc is None or at == 0 or at > len(spans):
+        if doc is None or at >= len(spans) or spans[at][0] != sentence.start:
             return None
-        start, end = spans[at - 1]
-        return Sentence.of(doc.doc_id, doc.title, doc.text, start, end)
+        return doc, spans, at
 
     @cached_property
     def _sentence_spans(self) -> dict[str, list[tuple[int, int]]]:

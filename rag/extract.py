@@ -230,7 +230,8 @@ def extract(question: str, cands: list[Candidate], evidence: PassageEvidence, co
     if refusal:
         return Extraction(False, refusal, [], cands)
     chosen = widen(_choose(question, cands, most), cands, corpus)
-    if not _holds_what_is_asked(question, [c for c in chosen if c.score >= CLOSE_RATIO * chosen[0].score]):
+    close = [c for c in chosen if c.score >= CLOSE_RATIO * chosen[0].score]
+    if not _holds_what_is_asked(question, close):
         return Extraction(False, "wrong_type", [], cands)
     return Extraction(True, "", chosen, cands)
 
@@ -264,12 +265,14 @@ def _holds_what_is_asked(question: str, chosen: list[Candidate]) -> bool:
     on the dev questions: refusal recall 0.31 → 0.45 for false refusals 2.4% → 4.2%, accuracy unchanged.
     An answer of several sentences must not pass with the figure in one and the things in another. A figure of
     the asked kind is needed, too: a day for "on which day", money for "what sum", a proportion for "what
-    share" (`holds_asked_unit`; dev refusal F1 0.714 → 0.737, accuracy 0.791 → 0.796, untouched unchanged).
+    share" (`holds_asked_unit`; dev refusal F1 0.714 → 0.737, accuracy 0.791 → 0.796, untouched unchanged),
+    whatever the question word: "What is the monetary value of…?" wants money as much as "How much…?" does
+    (dev refusal recall 0.657 → 0.686, untouched 0 → 1 of 8, no answer lost).
     """
     kind = question_type(question)
+    chosen = [c for c in chosen if holds_asked_unit(question, c.text)]
     if kind in ("number", "date"):
-        chosen = [c for c in chosen if (has_type(kind, c.text, question) or 0.0) >= 0.7
-                  and holds_asked_unit(question, c.text)]
+        chosen = [c for c in chosen if (has_type(kind, c.text, question) or 0.0) >= 0.7]
     counted = set(term_set(counted_noun(question) or ""))
     of_what = set(term_set(counted_kind(question) or ""))
     return bool(chosen) and (not counted or any(counted & (held := term_set(c.text)) and of_what <= held

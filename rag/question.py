@@ -37,8 +37,9 @@ _QUESTION_TYPES: list[tuple[str, re.Pattern[str]]] = [
     (
         "reason",
         re.compile(
-            r"\bwhy\b|\b(reason|explanation|justification|pretext|grounds|motive)s?\b|\bhow did .{0,60}\b(explain|"
-            r"justify|motivate)\b|\bпочему\b|\bзачем\b|\bпричин\w*|\bобъясн\w+|\bоснован\w+|\bпредлог\w*",
+            r"\bwhy\b|\b(reason|explanation|justification|pretext|excuse|grounds|motive)s?\b"
+            r"|\bhow did .{0,60}\b(explain|justify|motivate)\b|\bпочему\b|\bзачем\b|\bпричин\w*"
+            r"|\bобъясн\w+|\bоснован\w+|\bпредлог\w*",
             re.I,
         ),
     ),
@@ -163,13 +164,19 @@ def _compared(question: str) -> list[str] | None:
 
 # What kind of figure a figure question wants, by its wording, and what a sentence holding one looks like: "What
 # share…?" wants a proportion, "What sum…?" an amount of money, "How long…?" a duration, "On which day…?" a day.
+# A value, a price or a fine is money too, and "the first half of the year" is a period, not a share (dev refusal
+# recall 0.600 → 0.657, accuracy 0.800 → 0.809; untouched split unchanged).
 _UNITS: list[tuple[re.Pattern[str], re.Pattern[str]]] = [
     (re.compile(r"\bwhat (?:share|percentage|proportion|part|fraction)\b|\bhow many per ?cent\b|\bкак\w* дол\w+\b",
                 re.I),
-     re.compile(r"%|\bper ?cent|\bпроцент|\b(?:half|third|quarter|fifth|tenth|majority|most)\b|\bполовин|\bтрет|"
-                r"\bчетверт|\bбольшинств", re.I)),
+     # "the first half of the year" is a period, not a share
+     re.compile(r"%|\bper ?cent|\bпроцент|(?<!first )(?<!second )(?<!last )\b(?:half|quarter)\b|\b(?:third|fifth|tenth"
+                r"|majority|most)\b|\bполовин|\bтрет|\bчетверт|\bбольшинств", re.I)),
     (re.compile(r"\bwhat (?:sum|amount of money|price)\b|\bhow much (?:money|did \w+ cost|does \w+ cost|was \w+ worth)"
-                r"|\bhow much .{0,40}\b(?:cost|pay|paid|spend|spent|worth)\b|\bсколько стои\w*|\bкакую сумм", re.I),
+                r"|\bhow much .{0,40}\b(?:cost|pay|paid|spend|spent|worth)\b|\bmonetary\b|\bwhat (?:is|was|were) the "
+                r"(?:\w+ )?(?:value|cost|price|worth)\b|\bhow (?:large|big|high|much) (?:is|was|were) the (?:\w+ )?"
+                r"(?:fines?|penalty|penalties|fees?|price|cost|bill|budget|salary|loan)\b"
+                r"|\bсколько стои\w*|\bкакую сумм|\bстоимост|\bкаков\w* (?:штраф|цен)", re.I),
      re.compile(r"[$€£₽¥]|\b(?:dollars?|euros?|rubles?|roubles?|tenge|yuan|pounds?)\b|\bрубл|\bтенге|\bдоллар|\bевро",
                 re.I)),
     (re.compile(r"\bhow long\b|\bсколько (?:длил|времени|час)", re.I),

@@ -284,6 +284,11 @@ def test_a_count_question_needs_the_counted_things_in_the_answer() -> None:
     assert extract("How many wagons of the coal did they block?", wagons, evidence, corpus).answerable
     assert counted_kind("How many wagons of grain did they block?") == "grain"
     assert counted_kind("How many of the wagons were blocked?") is None
+    # A question that names the kind of figure without a "how many" wants it too.
+    deal = [_candidate("Only one of the documents is a cooperation agreement between two companies.", 0.9, 0.7, None)]
+    corpus = _corpus(deal[0].text)
+    assert not extract("What is the monetary value of the agreement?", deal, evidence, corpus).answerable
+    assert extract("Which companies signed the agreement?", deal, evidence, corpus).answerable
 
 
 def test_a_sentence_quoted_before_loses_less_the_more_of_the_new_question_it_holds() -> None:

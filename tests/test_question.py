@@ -4,7 +4,15 @@ from __future__ import annotations
 
 import pytest
 
-from rag.question import counted_noun, has_type, holds_asked_unit, language, parts, question_type, refers_back
+from rag.question import (
+    counted_noun,
+    has_type,
+    holds_asked_unit,
+    language,
+    parts,
+    question_type,
+    refers_back,
+)
 
 
 @pytest.mark.parametrize(
@@ -34,7 +42,7 @@ def test_parts(question: str, expected: list[str]) -> None:
 
 def test_reason_questions_want_a_cause() -> None:
     for question in ("Why was it halted?", "What official explanation was given?", "How did they justify it?",
-                     "Почему остановили отгрузки?", "По какой причине?"):
+                     "What was the official excuse?", "Почему остановили отгрузки?", "По какой причине?"):
         assert question_type(question) == "reason", question
     assert has_type("reason", "The official reason is mine clearing.", "Why?")
     assert has_type("reason", "It was closed, citing environmental problems.", "Why?")
@@ -63,6 +71,15 @@ def test_a_figure_question_wants_a_figure_of_its_kind() -> None:
     assert not holds_asked_unit("How long were the talks?", "The talks covered 12 topics.")
     assert holds_asked_unit("By how much did exports grow?", "Exports grew 2,000 times.")
     assert holds_asked_unit("How many wagons were blocked?", "1,700 wagons were blocked.")  # no kind named
+    # "The first half of the year" is a period, not a share.
+    assert not holds_asked_unit("What share of exports went east?", "In the first half of the year exports grew.")
+    assert holds_asked_unit("What share of exports went east?", "Half of the exports went east.")
+    # A value, a price, a fine: an amount of money.
+    for question in ("What is the monetary value of the deal?", "What was the value of the contract?",
+                     "How large was the fine imposed on the company?", "Каков штраф?"):
+        assert not holds_asked_unit(question, "The court fined the company in early July."), question
+        assert holds_asked_unit(question, "The court fined the company 5 million rubles."), question
+    assert holds_asked_unit("How large was the delegation?", "The delegation had 40 members.")
 
 
 def test_language() -> None:

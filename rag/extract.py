@@ -27,12 +27,14 @@ import numpy as np
 from rag.answer import Source
 from rag.question import (
     QUESTION_WORDS,
+    asks_outcome,
     counted_kind,
     counted_noun,
     has_type,
     holds_asked_unit,
     question_type,
     refers_back,
+    still_to_come,
 )
 from rag.quote import LEANS_BACK, widen
 from store.corpus import Corpus
@@ -233,6 +235,8 @@ def extract(question: str, cands: list[Candidate], evidence: PassageEvidence, co
     close = [c for c in chosen if c.score >= CLOSE_RATIO * chosen[0].score]
     if not _holds_what_is_asked(question, close):
         return Extraction(False, "wrong_type", [], cands)
+    if asks_outcome(question) and all(still_to_come(c.text) for c in close):
+        return Extraction(False, "not_yet", [], cands)
     return Extraction(True, "", chosen, cands)
 
 

@@ -41,6 +41,10 @@ TEXTS: dict[str, dict[str, str]] = {
         "en": "The passages do not contain what the question asks for",
         "ru": "во фрагментах нет того, что спрашивается",
     },
+    "not_yet": {
+        "en": "The articles speak of it only as something still to come",
+        "ru": "в статьях об этом говорится лишь как о предстоящем",
+    },
     "model_refused": {
         "en": "The model found no answer in the passages",
         "ru": "модель не нашла ответа во фрагментах",

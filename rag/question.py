@@ -191,6 +191,35 @@ _UNITS: list[tuple[re.Pattern[str], re.Pattern[str]]] = [
 ]
 
 
+# "What was decided at the summit?", "What came out of the talks?": the question asks what an event led to, which
+# an article written before the event cannot say. A sentence that speaks of it as still to come ("the summit,
+# scheduled for September", "there are still 5 days before the trip") does not answer it (dev refusal recall
+# 0.686 → 0.743, no answer lost; untouched split unchanged).
+_ASKS_OUTCOME = re.compile(
+    r"\bwhat (?:was|were) (?:decided|agreed|achieved|concluded|the (?:outcome|results?|upshot))\b|\bwhat came (?:out )?"
+    r"of\b|\bwhat (?:resulted|came) from\b|\bwhat did .{0,60}\b(?:agree|decide|achieve|conclude)\b|\bhow did .{0,40}"
+    r"\b(?:end|turn out)\b|\bчем (?:закончил|завершил)\w*|\bчто (?:решил|было решено)\w*|\bо ч[её]м договорил\w*"
+    r"|\bитог\w*",
+    re.I,
+)
+_STILL_TO_COME = re.compile(
+    r"\bwill\b|\bshall\b|\b(?:is|are) (?:to|going to|expected to|due to|scheduled|planned)\b|\bupcoming\b"
+    r"|\bforthcoming\b|\b(?:scheduled|planned) (?:for|to)\b|\bthere (?:are|is) still\b|\bnot yet\b|\byet to\b"
+    r"|\bбуд(?:ет|ут)\b|\bпредстоящ\w*|\bзапланирован\w*|\bсостоится\b|\bещё не\b|\bеще не\b",
+    re.I,
+)
+
+
+def asks_outcome(question: str) -> bool:
+    """Whether the question asks what an event led to (what was decided, agreed, what came of it)."""
+    return _ASKS_OUTCOME.search(question) is not None
+
+
+def still_to_come(sentence: str) -> bool:
+    """Whether the sentence speaks of something as still to come (will, upcoming, scheduled for, not yet)."""
+    return _STILL_TO_COME.search(sentence) is not None
+
+
 def holds_asked_unit(question: str, sentence: str) -> bool:
     """Whether the sentence holds the kind of figure the question's wording asks for (True when it names none)."""
     return all(unit.search(sentence) for asks, unit in _UNITS if asks.search(question))

@@ -291,6 +291,18 @@ def test_a_count_question_needs_the_counted_things_in_the_answer() -> None:
     assert extract("Which companies signed the agreement?", deal, evidence, corpus).answerable
 
 
+def test_what_an_event_led_to_is_not_answered_by_a_sentence_that_it_is_still_to_come() -> None:
+    evidence = PassageEvidence(corpus_coverage=0.9, top_dense=0.9, cross_script=False)
+    planned = [_candidate("The two presidents may meet at the summit in Samarkand, scheduled for September.", 0.9, 0.8,
+                          None)]
+    corpus = _corpus(planned[0].text)
+    refused = extract("What was decided at the summit in Samarkand?", planned, evidence, corpus)
+    assert not refused.answerable and refused.reason == "not_yet"
+    assert extract("When is the summit in Samarkand?", planned, evidence, corpus).answerable
+    held = [_candidate("At the summit in Samarkand the leaders decided to found a bank.", 0.9, 0.8, None)]
+    assert extract("What was decided at the summit in Samarkand?", held, evidence, _corpus(held[0].text)).answerable
+
+
 def test_a_sentence_quoted_before_loses_less_the_more_of_the_new_question_it_holds() -> None:
     said = "Ten projects were implemented, and another 49 are being implemented."
     fresh = [_candidate(said, 0.9, 1.0, None), _candidate("Other news.", 0.8, 0.0, None)]

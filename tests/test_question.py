@@ -5,6 +5,7 @@ from __future__ import annotations
 import pytest
 
 from rag.question import (
+    asks_outcome,
     counted_noun,
     has_type,
     holds_asked_unit,
@@ -12,6 +13,7 @@ from rag.question import (
     parts,
     question_type,
     refers_back,
+    still_to_come,
 )
 
 
@@ -80,6 +82,29 @@ def test_a_figure_question_wants_a_figure_of_its_kind() -> None:
         assert not holds_asked_unit(question, "The court fined the company in early July."), question
         assert holds_asked_unit(question, "The court fined the company 5 million rubles."), question
     assert holds_asked_unit("How large was the delegation?", "The delegation had 40 members.")
+
+
+@pytest.mark.parametrize(
+    ("question", "outcome"),
+    [
+        ("What was decided at the summit in Samarkand?", True),
+        ("What came out of the talks in Baku?", True),
+        ("What did Putin and Erdogan agree on in Sochi?", True),
+        ("Чем закончились переговоры в Баку?", True),
+        ("When was the summit in Samarkand planned?", False),
+        ("Which leader was he going to meet in Baku?", False),
+    ],
+)
+def test_which_questions_ask_what_an_event_led_to(question: str, outcome: bool) -> None:
+    assert asks_outcome(question) is outcome
+
+
+def test_which_sentences_speak_of_something_still_to_come() -> None:
+    assert still_to_come("The summit in Samarkand, scheduled for September, may bring them together.")
+    assert still_to_come("There are still 5 days before the trip to Baku.")
+    assert still_to_come("Putin will arrive in Astana in October.")
+    assert still_to_come("Саммит состоится в сентябре.")
+    assert not still_to_come("The leaders agreed on a new pipeline in Sochi.")
 
 
 def test_language() -> None:

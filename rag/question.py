@@ -208,6 +208,12 @@ _STILL_TO_COME = re.compile(
     r"|\bбуд(?:ет|ут)\b|\bпредстоящ\w*|\bзапланирован\w*|\bсостоится\b|\bещё не\b|\bеще не\b",
     re.I,
 )
+# …unless it reports an outcome as well: "They agreed that the exercises will be held in October" answers it.
+_OUTCOME_REPORTED = re.compile(
+    r"(?<!be )(?<!been )\b(?:agreed|decided|signed|adopted|approved|concluded|resolved|settled|reached)\b"
+    r"|\bдоговорил\w*|\bрешил\w*|\bподписал\w*|\bприняли\b",
+    re.I,
+)
 
 
 def asks_outcome(question: str) -> bool:
@@ -216,8 +222,9 @@ def asks_outcome(question: str) -> bool:
 
 
 def still_to_come(sentence: str) -> bool:
-    """Whether the sentence speaks of something as still to come (will, upcoming, scheduled for, not yet)."""
-    return _STILL_TO_COME.search(sentence) is not None
+    """Whether the sentence speaks of something as still to come (will, upcoming, scheduled for, not yet) and
+    reports no outcome."""
+    return _STILL_TO_COME.search(sentence) is not None and _OUTCOME_REPORTED.search(sentence) is None
 
 
 def holds_asked_unit(question: str, sentence: str) -> bool:

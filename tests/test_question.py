@@ -105,6 +105,9 @@ def test_which_sentences_speak_of_something_still_to_come() -> None:
     assert still_to_come("Putin will arrive in Astana in October.")
     assert still_to_come("Саммит состоится в сентябре.")
     assert not still_to_come("The leaders agreed on a new pipeline in Sochi.")
+    # An outcome about the future is an outcome all the same.
+    assert not still_to_come("They agreed that the exercises will be held in October.")
+    assert still_to_come("Documents will be signed at the summit.")
 
 
 def test_language() -> None:

@@ -281,7 +281,7 @@ def test_rag_eval_reports_a_bad_dataset_in_one_line(tmp_path: Path, capsys: pyte
 
 # -- the gate ------------------------------------------------------------------------------------------
 # Measured on the team's dataset (235 questions, with the paraphrase, near-miss, multi-part, metadata, corpus and
-# summary categories; extractive mode): accuracy 0.800, refusal F1 0.737, evidence hit@1 0.795, hit@5 0.905,
+# summary categories; extractive mode): accuracy 0.821, refusal F1 0.839, evidence hit@1 0.795, hit@5 0.905,
 # citation validity 1.000; metadata, corpus and summary questions 1.000 each. Thresholds sit just under the
 # measured values so that a regression fails CI. (On the first 195 questions accuracy was 0.605 before passage
 # vectors were pooled from sentence vectors, issue 13, and 0.579 after: hit@1 rose 0.699 → 0.735 and the
@@ -293,10 +293,12 @@ def test_rag_eval_reports_a_bad_dataset_in_one_line(tmp_path: Path, capsys: pyte
 # the sentences nearest in meaning corpus-wide as answer candidates, 0.762 and 0.702; parts that do not quote
 # one another again and a repeat penalty scaled by the new question's words, 0.774; sentences that lean back
 # read and quoted with the one before, 0.783; comparisons asked about each side, 0.787 and 0.714; quotations
-# quoted to their end, 0.791; a figure of the asked kind, 0.796 and 0.737; a purpose answers "why", 0.800.)
+# quoted to their end, 0.791; a figure of the asked kind, 0.796 and 0.737; a purpose answers "why", 0.800;
+# a figure of the asked kind whatever the question word, 0.813 and 0.800; what an event led to is not answered
+# by a sentence that says it is still to come, 0.821 and 0.839.)
 GATE = {
-    ("answers", "accuracy"): 0.79,
-    ("refusals", "f1"): 0.72,
+    ("answers", "accuracy"): 0.81,
+    ("refusals", "f1"): 0.83,
     ("retrieval", "evidence_hit@5"): 0.90,
     ("answers", "by_category", "metadata", "accuracy"): 0.9,
     ("answers", "by_category", "corpus", "accuracy"): 0.9,

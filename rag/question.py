@@ -1,6 +1,7 @@
 """What a question asks, read off its wording: the kind of answer it wants (a number, a date, a name, a place,
-a quotation, a reason), whether a sentence holds that kind of thing, whether it is really an instruction
-aimed at the system, its language, and its parts when it asks two things at once.
+a quotation, a reason), whether a sentence holds that kind of thing, whether it asks what an event led to,
+whether it is really an instruction aimed at the system, its language, and its parts when it asks two things at
+once.
 
 Every rule is about question words and sentence shapes in general (English and Russian), never about a
 particular corpus.
@@ -169,7 +170,6 @@ def _compared(question: str) -> list[str] | None:
 _UNITS: list[tuple[re.Pattern[str], re.Pattern[str]]] = [
     (re.compile(r"\bwhat (?:share|percentage|proportion|part|fraction)\b|\bhow many per ?cent\b|\bкак\w* дол\w+\b",
                 re.I),
-     # "the first half of the year" is a period, not a share
      re.compile(r"%|\bper ?cent|\bпроцент|(?<!first )(?<!second )(?<!last )\b(?:half|quarter)\b|\b(?:third|fifth|tenth"
                 r"|majority|most)\b|\bполовин|\bтрет|\bчетверт|\bбольшинств", re.I)),
     (re.compile(r"\bwhat (?:sum|amount of money|price)\b|\bhow much (?:money|did \w+ cost|does \w+ cost|was \w+ worth)"

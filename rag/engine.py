@@ -254,7 +254,7 @@ class RAG:
         doc_ids = list(request.doc_ids) if request.doc_ids else None
         near = self.retriever.near_sentences(found.vector, NEAR_SENTENCES, doc_ids, corpus) if found.vector.size else []
         cands = candidates(question, found.sources, corpus, idf, found.vector, self.retriever.sentence_vectors, said,
-                           near)
+                           near, self.retriever.hubness)
         evidence = passage_evidence(question, found.sources, idf, cands, found.query)
         return extract(question, cands, evidence, corpus, most)
 

@@ -2,7 +2,8 @@
 or decide from the evidence that the articles do not say.
 
 Each sentence of the retrieved passages is scored by
-- meaning: cosine similarity of its stored e5 vector to the question (works across languages),
+- meaning: cosine similarity of its stored e5 vector to the question (works across languages), less its
+  hubness (`closeness`, rag/retrieve.py),
 - words: IDF-weighted share of the question's content terms it contains (terms the corpus never uses
   count as missing — the signature of a question about something else),
 - type: whether it holds what the question asks for (a number for "how many", a date for "when",
@@ -37,6 +38,7 @@ from rag.question import (
     still_to_come,
 )
 from rag.quote import LEANS_BACK, widen
+from rag.retrieve import closeness
 from store.corpus import Corpus
 from store.records import Sentence
 from store.text import addresses_a_model, has_cyrillic, term_set, word_terms, words
@@ -89,6 +91,7 @@ class Candidate:
     coverage: float
     type_ok: float | None  # see has_type
     score: float = 0.0
+    hub: float = 0.0  # the hubness of the sentence `dense` was measured on (rag/retrieve.py)
 
 
 @dataclass(frozen=True)
@@ -138,6 +141,7 @@ def candidates(
     vectors: Callable[[list[str]], dict[str, np.ndarray]],
     already_said: str = "",
     extra: Sequence[Sentence] = (),
+    hubness: Callable[[list[str]], dict[str, float]] | None = None,
 ) -> list[Candidate]:
     """Every sentence of the retrieved passages, scored."""
     sentences = passage_sentences(sources, corpus)
@@ -146,15 +150,17 @@ def candidates(
         sentences += [(s, len(sources) + 1) for s in extra if s.id not in known]
     items = [(s, rank) for s, rank in sentences if len(s.text.split()) >= MIN_WORDS_IN_SENTENCE and s.text != s.title]
     leaning = {s.id: before for s, _ in items if LEANS_BACK.match(s.text) and (before := corpus.neighbours(s)[0])}
-    stored = vectors([s.id for s, _ in items] + [before.id for before in leaning.values()])
+    ids = [s.id for s, _ in items] + [before.id for before in leaning.values()]
+    stored = vectors(ids)
+    hubs = hubness(ids) if hubness is not None else {}
     q_terms = set(term_set(question)) - QUESTION_WORDS
     kind = question_type(question)
     out = []
     for sentence, rank in items:
-        dense = _cosine(stored.get(sentence.id), query_vector)
+        dense, hub = _cosine(stored.get(sentence.id), query_vector), hubs.get(sentence.id, 0.0)
         text = f"{sentence.title} {sentence.text}"
         if (before := leaning.get(sentence.id)) is not None:
-            dense = max(dense, _cosine(stored.get(before.id), query_vector))
+            dense, hub = max((dense, hub), (_cosine(stored.get(before.id), query_vector), hubs.get(before.id, 0.0)))
             text = f"{sentence.title} {before.text} {sentence.text}"
         out.append(
             Candidate(
@@ -167,6 +173,7 @@ def candidates(
                 dense,
                 coverage(q_terms, term_set(text), idf),
                 has_type(kind, sentence.text, question),
+                hub=hub,
             )
         )
     return _scored(out, already_said)
@@ -179,13 +186,13 @@ def _cosine(vector: np.ndarray | None, query_vector: np.ndarray) -> float:
 def _scored(cands: list[Candidate], already_said: str = "") -> list[Candidate]:
     if not cands:
         return []
-    dense = np.array([c.dense for c in cands])
-    low, high = float(dense.min()), float(dense.max())
+    close = [closeness(c.dense, c.hub) for c in cands]
+    low, high = min(close), max(close)
     spread = high - low if high > low else 1.0
     scored = []
-    for c in cands:
+    for c, near in zip(cands, close, strict=True):
         type_score = 0.5 if c.type_ok is None else c.type_ok
-        score = W_DENSE * (c.dense - low) / spread + W_WORDS * c.coverage + W_TYPE * type_score
+        score = W_DENSE * (near - low) / spread + W_WORDS * c.coverage + W_TYPE * type_score
         repeat = REPEAT_PENALTY * (1 - c.coverage) if c.text in already_said else 0.0
         score -= 0.01 * (c.rank - 1) + repeat
         scored.append(Candidate(**{**c.__dict__, "score": score}))

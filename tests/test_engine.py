@@ -391,6 +391,28 @@ def test_a_sentence_that_leans_back_is_read_and_quoted_with_the_one_before() -> 
     assert widen([by_text[texts[0]]], cands, corpus)[0].text == doc[: doc.index(texts[2]) - 1]
 
 
+def test_a_sentence_close_to_everything_gives_way_to_the_one_close_to_the_question() -> None:
+    """Hubness (rag/retrieve.py): the generic sentence has the higher cosine, but it is as close to every other
+    sentence of the corpus; corrected for that, the specific one answers."""
+    texts = ["Tokayev thanked Putin for the invitation.", "Putin came out to meet Tokayev on the porch."]
+    corpus = _corpus(*texts, sep=" ")
+    generic, specific = corpus.sentences("d#0")
+    question = np.array([1.0, 0.0], dtype=np.float32)
+    stored = {generic.id: np.array([0.86, (1 - 0.86**2) ** 0.5], dtype=np.float32),
+              specific.id: np.array([0.84, -((1 - 0.84**2) ** 0.5)], dtype=np.float32)}
+    hubness = {generic.id: 0.90, specific.id: 0.70}
+
+    def ranked(hubs: dict[str, float] | None) -> list[str]:
+        found = candidates("How did Putin welcome Tokayev?", [passage_source(corpus.bm25.chunks[0])], corpus,
+                           IdfTable(corpus), question, lambda ids: {i: stored[i] for i in ids},
+                           hubness=None if hubs is None else lambda ids: {i: hubs[i] for i in ids})
+        return [c.text for c in found]
+
+    assert ranked(None) == texts
+    assert ranked(hubness) == texts[::-1]
+    assert ranked({generic.id: 0.8, specific.id: 0.8}) == texts  # equal hubness changes nothing
+
+
 def test_an_answer_takes_along_a_neighbour_that_scores_close_to_it() -> None:
     texts = ["Russia suspended shipments of oil.", "The official reason is mine clearing.", "Prices rose."]
     corpus = _corpus(*texts, sep=" ")

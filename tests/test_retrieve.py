@@ -1,12 +1,13 @@
-"""rag/retrieve.py: the dense list re-ranked by each passage's best sentence."""
+"""rag/retrieve.py: the dense list re-ranked by each passage's best sentence, hubness, article diversity."""
 
 from __future__ import annotations
 
+import numpy as np
 import pytest
 
 from rag import RAG
 from rag.answer import Citation, Source
-from rag.retrieve import BEST_SENTENCE_WEIGHT, Retriever, diverse
+from rag.retrieve import BEST_SENTENCE_WEIGHT, HUB_NEIGHBOURS, Retriever, closeness, diverse
 from store.settings import Settings
 
 
@@ -20,9 +21,29 @@ def test_a_passage_holding_the_asked_sentence_rises_in_the_dense_list(indexed_ar
     ranked = [(cid, 0.80) for cid in chunk_ids[:-1]] + [(target, 0.78)]  # the passage's own vector ranks it last
     rescored = retriever.by_best_sentence(ranked, query, corpus)
     assert rescored[0][0] == target
-    assert rescored[0][1] == pytest.approx(0.78 * (1 - BEST_SENTENCE_WEIGHT) + BEST_SENTENCE_WEIGHT * 1.0, abs=1e-4)
+    best = closeness(1.0, retriever.hubness([sentence.id])[sentence.id])
+    assert rescored[0][1] == pytest.approx(0.78 * (1 - BEST_SENTENCE_WEIGHT) + BEST_SENTENCE_WEIGHT * best, abs=1e-4)
     assert sorted(cid for cid, _ in rescored) == sorted(chunk_ids)
     assert retriever.by_best_sentence([], query, corpus) == []
+
+
+def test_a_sentences_hubness_is_its_mean_cosine_to_its_nearest_sentences_in_the_corpus(
+    indexed_articles: Settings,
+) -> None:
+    retriever = Retriever(indexed_articles)
+    corpus = retriever.corpus()
+    ids = list(dict.fromkeys(s.id for c in corpus.bm25.chunks for s in corpus.sentences(c.id)))
+    vectors = retriever.sentence_vectors(ids)
+    matrix = np.stack([vectors[i] for i in ids])
+    similarity = matrix @ matrix.T
+    np.fill_diagonal(similarity, -np.inf)
+    exact = np.sort(similarity, axis=1)[:, -HUB_NEIGHBOURS:].mean(axis=1)
+    sample = list(range(0, len(ids), 7))
+    hubs = retriever.hubness([ids[i] for i in sample] + ["no-such-sentence"])
+    assert "no-such-sentence" not in hubs
+    assert [hubs[ids[i]] for i in sample] == pytest.approx([float(exact[i]) for i in sample], abs=1e-3)
+    # A hub, a sentence close to everything, loses more of its cosine than a sentence close to few.
+    assert closeness(0.85, float(exact.max())) < closeness(0.85, float(exact.min()))
 
 
 def test_one_article_fills_at_most_three_of_five_places_while_others_qualify() -> None:

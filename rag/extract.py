@@ -240,10 +240,10 @@ def extract(question: str, cands: list[Candidate], evidence: PassageEvidence, co
         return Extraction(False, refusal, [], cands)
     chosen = widen(_choose(question, cands, most), cands, corpus)
     close = [c for c in chosen if c.score >= CLOSE_RATIO * chosen[0].score]
+    if asks_outcome(question) and all(still_to_come(c.text) for c in close):
+        return Extraction(False, "not_yet", [], cands)  # before the asked kind's check: the more telling reason
     if not _holds_what_is_asked(question, close):
         return Extraction(False, "wrong_type", [], cands)
-    if asks_outcome(question) and all(still_to_come(c.text) for c in close):
-        return Extraction(False, "not_yet", [], cands)
     return Extraction(True, "", chosen, cands)
 
 

@@ -289,6 +289,13 @@ def test_a_count_question_needs_the_counted_things_in_the_answer() -> None:
     corpus = _corpus(deal[0].text)
     assert not extract("What is the monetary value of the agreement?", deal, evidence, corpus).answerable
     assert extract("Which companies signed the agreement?", deal, evidence, corpus).answerable
+    # A birth date is not any date the person's sentence holds.
+    spoke = [_candidate("On June 18, Kassym-Jomart Tokayev stated that Kazakhstan does not recognise them.", 0.9,
+                        0.8, True)]
+    corpus = _corpus(spoke[0].text)
+    refused = extract("When was Kassym-Jomart Tokayev born?", spoke, evidence, corpus)
+    assert not refused.answerable and refused.reason == "wrong_type"
+    assert extract("When did Kassym-Jomart Tokayev make the statement?", spoke, evidence, corpus).answerable
 
 
 def test_what_an_event_led_to_is_not_answered_by_a_sentence_that_it_is_still_to_come() -> None:

@@ -85,6 +85,35 @@ def test_a_figure_question_wants_a_figure_of_its_kind() -> None:
 
 
 @pytest.mark.parametrize(
+    ("question", "answering", "not_answering"),
+    [
+        ("When was Kassym-Jomart Tokayev born?", "Tokayev was born on 17 May 1953 in Alma-Ata.",
+         "On June 18, Kassym-Jomart Tokayev stated that Kazakhstan does not recognise the republics."),
+        ("Where was the author born?", "The author, a native of Omsk, moved to Almaty.", "The author lives in Omsk."),
+        ("Когда родился Токаев?", "Токаев родился 17 мая 1953 года.", "18 июня Токаев выступил на форуме."),
+        ("When did the poet die?", "The poet died in exile in 1837.", "In 1837 the poet wrote his last letter."),
+        ("What did Putin and Erdogan agree on in Sochi?", "In Sochi the two leaders agreed to build a gas hub.",
+         "Erdogan, who visited Sochi on August 5, was received by Putin."),
+        ("What was decided at the summit?", "The summit adopted a joint statement on transit.",
+         "The summit took place in Samarkand on September 15."),
+        ("О чём договорились Путин и Токаев?", "Стороны подписали соглашение о транзите.",
+         "Путин встретил Токаева в аэропорту."),
+    ],
+)
+def test_a_birth_a_death_or_an_agreement_is_answered_only_by_a_sentence_that_reports_one(
+    question: str, answering: str, not_answering: str
+) -> None:
+    assert holds_asked_unit(question, answering)
+    assert not holds_asked_unit(question, not_answering)
+
+
+@pytest.mark.parametrize("question", ["Who was born in Omsk?", "How old is the pipeline?", "What did Putin say?",
+                                      "Why did the talks last so long?", "Сколько лет длится конфликт?"])
+def test_other_questions_want_no_birth_death_or_agreement(question: str) -> None:
+    assert holds_asked_unit(question, "The pipeline was built in 1970 and Putin spoke for an hour.")
+
+
+@pytest.mark.parametrize(
     ("question", "outcome"),
     [
         ("What was decided at the summit in Samarkand?", True),

@@ -33,6 +33,7 @@ from rag.question import (
     counted_noun,
     has_type,
     holds_asked_unit,
+    measured_thing,
     question_type,
     refers_back,
     still_to_come,
@@ -278,7 +279,9 @@ def _holds_what_is_asked(question: str, chosen: list[Candidate]) -> bool:
     the asked kind is needed, too: a day for "on which day", money for "what sum", a proportion for "what
     share" (`holds_asked_unit`; dev refusal F1 0.714 → 0.737, accuracy 0.791 → 0.796, untouched unchanged),
     whatever the question word: "What is the monetary value of…?" wants money as much as "How much…?" does
-    (dev refusal recall 0.657 → 0.686, untouched 0 → 1 of 8, no answer lost).
+    (dev refusal recall 0.657 → 0.686, untouched 0 → 1 of 8, no answer lost). Likewise "by how much did
+    <thing> grow" wants the figure's sentence to name the thing: the export of smartphones does not answer
+    for processors.
     """
     kind = question_type(question)
     chosen = [c for c in chosen if holds_asked_unit(question, c.text)]
@@ -286,8 +289,11 @@ def _holds_what_is_asked(question: str, chosen: list[Candidate]) -> bool:
         chosen = [c for c in chosen if (has_type(kind, c.text, question) or 0.0) >= 0.7]
     counted = set(term_set(counted_noun(question) or ""))
     of_what = set(term_set(counted_kind(question) or ""))
-    return bool(chosen) and (not counted or any(counted & (held := term_set(c.text)) and of_what <= held
-                                                for c in chosen))
+    # What changed, by its common words: the names in it ("Kazakh", "Russia") name the topic, not the thing.
+    measured = {t for w in words(measured_thing(question) or "") if not w[:1].isupper() for t in word_terms(w)}
+    measured -= QUESTION_WORDS
+    return bool(chosen) and any((not counted or counted & (held := term_set(c.text)) and of_what <= held)
+                                and (not measured or measured & term_set(c.text)) for c in chosen)
 
 
 def _choose(question: str, cands: list[Candidate], most: int = ANSWER_SENTENCES) -> list[Candidate]:

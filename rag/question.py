@@ -138,6 +138,20 @@ def counted_noun(question: str) -> str | None:
     return match.group(1) if match else None
 
 
+# "By how much did smartphone exports grow?": what changed, which the figure must be about.
+_MEASURED = re.compile(
+    r"\b(?:by )?how much (?:did|has|have|had|was|were|is|are|will) (?P<what>.{3,80}?) (?:be |been )?(?:grow|grew|"
+    r"increase|rise|rose|risen|fall|fell|fallen|drop|decline|decrease|shrink|shrank|go up|go down|went up|went down)",
+    re.I,
+)
+
+
+def measured_thing(question: str) -> str | None:
+    """What a "by how much did … grow/fall" question measures the change of ("smartphone exports"), if it says."""
+    match = _MEASURED.search(question)
+    return match["what"] if match else None
+
+
 def counted_kind(question: str) -> str | None:
     """What the things a "how many …" question counts are of ("grain" in "How many wagons of grain…?")."""
     match = _counted(question)

@@ -289,6 +289,14 @@ def test_a_count_question_needs_the_counted_things_in_the_answer() -> None:
     corpus = _corpus(deal[0].text)
     assert not extract("What is the monetary value of the agreement?", deal, evidence, corpus).answerable
     assert extract("Which companies signed the agreement?", deal, evidence, corpus).answerable
+    # "By how much did <thing> grow?": the figure's sentence names the thing, not just the topic's names.
+    phones = [_candidate("The export of smartphones from Kazakhstan to Russia increased by 2,000 times.", 0.9, 0.8,
+                         True)]
+    corpus = _corpus(phones[0].text)
+    assert not extract("By how much did Kazakh shipments of processors to Russia increase?", phones, evidence,
+                       corpus).answerable
+    assert extract("By how much did Kazakhstan's smartphone exports to Russia grow?", phones, evidence,
+                   corpus).answerable
     # A birth date is not any date the person's sentence holds.
     spoke = [_candidate("On June 18, Kassym-Jomart Tokayev stated that Kazakhstan does not recognise them.", 0.9,
                         0.8, True)]

@@ -10,6 +10,7 @@ from rag.question import (
     has_type,
     holds_asked_unit,
     language,
+    measured_thing,
     parts,
     question_type,
     refers_back,
@@ -82,6 +83,20 @@ def test_a_figure_question_wants_a_figure_of_its_kind() -> None:
         assert not holds_asked_unit(question, "The court fined the company in early July."), question
         assert holds_asked_unit(question, "The court fined the company 5 million rubles."), question
     assert holds_asked_unit("How large was the delegation?", "The delegation had 40 members.")
+
+
+@pytest.mark.parametrize(
+    ("question", "thing"),
+    [
+        ("By how much did Kazakh shipments of processors increase?", "Kazakh shipments of processors"),
+        ("By how much did bilateral trade drop over the last ten months?", "bilateral trade"),
+        ("How much has trade turnover fallen?", "trade turnover"),
+        ("How much did the visit cost?", None),
+        ("How many wagons were blocked?", None),
+    ],
+)
+def test_what_a_by_how_much_question_measures(question: str, thing: str | None) -> None:
+    assert measured_thing(question) == thing
 
 
 @pytest.mark.parametrize(

@@ -406,6 +406,23 @@ def test_a_sentence_that_leans_back_is_read_and_quoted_with_the_one_before() -> 
     assert widen([by_text[texts[0]]], cands, corpus)[0].text == doc[: doc.index(texts[2]) - 1]
 
 
+def test_a_question_in_another_script_is_answered_with_runners_up_though_it_shares_no_word_with_them() -> None:
+    """Runners-up must share a word with the question, which a Russian question over English articles never
+    does: the best sentence alone would be quoted."""
+    texts = ["The official press release lists all the documents signed.", "Eleven documents were signed in Moscow.",
+             "Markets were calm on the day."]
+    corpus = _corpus(*texts)
+    doc = corpus.documents["d"].text
+    cands = [Candidate("d", "T", doc.index(t), doc.index(t) + len(t), t, 1, 0.8, 0.0, True, score=score)
+             for t, score in zip(texts, [0.70, 0.65, 0.30], strict=True)]
+    question = "Сколько документов подписали в Москве?"
+    across = extract(question, cands, PassageEvidence(0.0, 0.82, cross_script=True), corpus)
+    assert [c.text for c in across.chosen] == texts[:2]
+    same_script = extract("What does the release say about the papers?", cands,
+                          PassageEvidence(0.9, 0.82, cross_script=False), corpus)
+    assert [c.text for c in same_script.chosen] == texts[:1]
+
+
 def test_a_sentence_close_to_everything_gives_way_to_the_one_close_to_the_question() -> None:
     """Hubness (rag/retrieve.py): the generic sentence has the higher cosine, but it is as close to every other
     sentence of the corpus; corrected for that, the specific one answers."""

@@ -281,7 +281,7 @@ def test_rag_eval_reports_a_bad_dataset_in_one_line(tmp_path: Path, capsys: pyte
 
 # -- the gate ------------------------------------------------------------------------------------------
 # Measured on the team's dataset (235 questions, with the paraphrase, near-miss, multi-part, metadata, corpus and
-# summary categories; extractive mode): accuracy 0.847, refusal F1 0.839, evidence hit@1 0.795, hit@5 0.920, citation
+# summary categories; extractive mode): accuracy 0.864, refusal F1 0.892, evidence hit@1 0.795, hit@5 0.920, citation
 # validity 1.000; paraphrase questions 0.814; metadata, corpus and summary questions 1.000 each. Thresholds sit just
 # under the measured values so that a regression fails CI. (On the first 195 questions accuracy was 0.605 before
 # passage vectors were pooled from sentence vectors, issue 13, and 0.579 after: hit@1 rose 0.699 → 0.735 and the
@@ -295,10 +295,11 @@ def test_rag_eval_reports_a_bad_dataset_in_one_line(tmp_path: Path, capsys: pyte
 # comparisons asked about each side, 0.787 and 0.714; quotations quoted to their end, 0.791; a figure of the asked
 # kind, 0.796 and 0.737; a purpose answers "why", 0.800; a figure of the asked kind whatever the question word, 0.813
 # and 0.800; what an event led to is not answered by a sentence that says it is still to come, 0.821 and 0.839;
-# sentence meaning corrected for hubness, 0.847.)
+# sentence meaning corrected for hubness, 0.847; a birth, a death, an agreement and what a change is of answered only
+# by a sentence that reports it, 0.860 and 0.892; runners-up for questions in another script, 0.864.)
 GATE = {
-    ("answers", "accuracy"): 0.84,
-    ("refusals", "f1"): 0.83,
+    ("answers", "accuracy"): 0.85,
+    ("refusals", "f1"): 0.88,
     ("retrieval", "evidence_hit@5"): 0.91,
     ("answers", "by_category", "paraphrase", "accuracy"): 0.80,
     ("answers", "by_category", "metadata", "accuracy"): 0.9,

@@ -306,6 +306,15 @@ def test_a_count_question_needs_the_counted_things_in_the_answer() -> None:
     assert extract("When did Kassym-Jomart Tokayev make the statement?", spoke, evidence, corpus).answerable
 
 
+def test_a_post_is_not_answered_by_a_sentence_that_names_none() -> None:
+    evidence = PassageEvidence(corpus_coverage=0.9, top_dense=0.9, cross_script=False)
+    acted = [_candidate("Nazarbayev's successor chose Moscow as his first foreign destination.", 0.9, 0.8, None)]
+    refused = extract("What post did Nazarbayev keep?", acted, evidence, _corpus(acted[0].text))
+    assert not refused.answerable and refused.reason == "wrong_type"
+    chaired = [_candidate("Nazarbayev remained chairman of the Security Council.", 0.9, 0.8, None)]
+    assert extract("What post did Nazarbayev keep?", chaired, evidence, _corpus(chaired[0].text)).answerable
+
+
 def test_what_an_event_led_to_is_not_answered_by_a_sentence_that_it_is_still_to_come() -> None:
     evidence = PassageEvidence(corpus_coverage=0.9, top_dense=0.9, cross_script=False)
     planned = [_candidate("The two presidents may meet at the summit in Samarkand, scheduled for September.", 0.9, 0.8,

@@ -77,6 +77,9 @@ def test_a_figure_question_wants_a_figure_of_its_kind() -> None:
     # "The first half of the year" is a period, not a share.
     assert not holds_asked_unit("What share of exports went east?", "In the first half of the year exports grew.")
     assert holds_asked_unit("What share of exports went east?", "Half of the exports went east.")
+    # "Какая доля" asks for a share; "какая должность" (a post) does not.
+    assert not holds_asked_unit("Какая доля экспорта идёт через КТК?", "Exports rose to 120 million.")
+    assert holds_asked_unit("Какую должность занимает Нарышкин?", "The SVR director Naryshkin, 40%, spoke.")
     # A value, a price, a fine: an amount of money.
     for question in ("What is the monetary value of the deal?", "What was the value of the contract?",
                      "How large was the fine imposed on the company?", "Каков штраф?"):
@@ -113,9 +116,15 @@ def test_what_a_by_how_much_question_measures(question: str, thing: str | None) 
          "The summit took place in Samarkand on September 15."),
         ("О чём договорились Путин и Токаев?", "Стороны подписали соглашение о транзите.",
          "Путин встретил Токаева в аэропорту."),
+        ("What post does Sergey Naryshkin hold?", "The SVR Chief Sergey Naryshkin said his agency knew.",
+         "Sergey Naryshkin said that the disturbances had been foreseen."),
+        ("What position did Nazarbayev keep after 2019?", "Nazarbayev stayed chairman of the Security Council.",
+         "Nazarbayev's successor chose Moscow for his first trip."),
+        ("Какую должность занимает Нарышкин?", "Director of the SVR Sergey Naryshkin spoke on Friday.",
+         "Naryshkin spoke on Friday about the January events."),
     ],
 )
-def test_a_birth_a_death_or_an_agreement_is_answered_only_by_a_sentence_that_reports_one(
+def test_a_birth_a_death_an_agreement_or_a_post_is_answered_only_by_a_sentence_that_reports_one(
     question: str, answering: str, not_answering: str
 ) -> None:
     assert holds_asked_unit(question, answering)
@@ -123,8 +132,10 @@ def test_a_birth_a_death_or_an_agreement_is_answered_only_by_a_sentence_that_rep
 
 
 @pytest.mark.parametrize("question", ["Who was born in Omsk?", "How old is the pipeline?", "What did Putin say?",
-                                      "Why did the talks last so long?", "Сколько лет длится конфликт?"])
-def test_other_questions_want_no_birth_death_or_agreement(question: str) -> None:
+                                      "Why did the talks last so long?", "Сколько лет длится конфликт?",
+                                      "What role did the CSTO play?", "Which post office was closed?",
+                                      "What title of the article was used?"])
+def test_other_questions_want_no_birth_death_agreement_or_post(question: str) -> None:
     assert holds_asked_unit(question, "The pipeline was built in 1970 and Putin spoke for an hour.")
 
 

@@ -281,25 +281,27 @@ def test_rag_eval_reports_a_bad_dataset_in_one_line(tmp_path: Path, capsys: pyte
 
 # -- the gate ------------------------------------------------------------------------------------------
 # Measured on the team's dataset (235 questions, with the paraphrase, near-miss, multi-part, metadata, corpus and
-# summary categories; extractive mode): accuracy 0.864, refusal F1 0.892, evidence hit@1 0.795, hit@5 0.920, citation
-# validity 1.000; paraphrase questions 0.814; metadata, corpus and summary questions 1.000 each. Thresholds sit just
-# under the measured values so that a regression fails CI. (On the first 195 questions accuracy was 0.605 before
-# passage vectors were pooled from sentence vectors, issue 13, and 0.579 after: hit@1 rose 0.699 → 0.735 and the
-# held-out split's accuracy stayed 0.267, but five dev answers changed sentence, four of them Russian questions whose
-# best two sentences are within 0.02 in cosine. Issue 11: quoting up to two runners-up, 0.664 → 0.723; at most 3 of 5
-# passages from one article, 0.736 and hit@5 0.895; follow-ups with a pronoun and "how many <things> <any verb>",
-# 0.740 and refusal F1 0.678; "how many <things> of <kind>", a sentence that points back taken with the one before,
-# and the question type read off the first question word, 0.757 and 0.724; the sentences nearest in meaning
-# corpus-wide as answer candidates, 0.762 and 0.702; parts that do not quote one another again and a repeat penalty
-# scaled by the new question's words, 0.774; sentences that lean back read and quoted with the one before, 0.783;
-# comparisons asked about each side, 0.787 and 0.714; quotations quoted to their end, 0.791; a figure of the asked
-# kind, 0.796 and 0.737; a purpose answers "why", 0.800; a figure of the asked kind whatever the question word, 0.813
-# and 0.800; what an event led to is not answered by a sentence that says it is still to come, 0.821 and 0.839;
-# sentence meaning corrected for hubness, 0.847; a birth, a death, an agreement and what a change is of answered only
-# by a sentence that reports it, 0.860 and 0.892; runners-up for questions in another script, 0.864.)
+# summary categories; extractive mode): accuracy 0.868, refusal F1 0.909 (recall 0.857), evidence hit@1 0.795, hit@5
+# 0.920, citation validity 1.000; paraphrase questions 0.814; metadata, corpus and summary questions 1.000 each.
+# Thresholds sit just under the measured values so that a regression fails CI. (On the first 195 questions accuracy was
+# 0.605 before passage vectors were pooled from sentence vectors, issue 13, and 0.579 after: hit@1 rose 0.699 → 0.735
+# and the held-out split's accuracy stayed 0.267, but five dev answers changed sentence, four of them Russian questions
+# whose best two sentences are within 0.02 in cosine. Issue 11: quoting up to two runners-up, 0.664 → 0.723; at most 3
+# of 5 passages from one article, 0.736 and hit@5 0.895; follow-ups with a pronoun and "how many <things> <any verb>",
+# 0.740 and refusal F1 0.678; "how many <things> of <kind>", a sentence that points back taken with the one before, and
+# the question type read off the first question word, 0.757 and 0.724; the sentences nearest in meaning corpus-wide as
+# answer candidates, 0.762 and 0.702; parts that do not quote one another again and a repeat penalty scaled by the new
+# question's words, 0.774; sentences that lean back read and quoted with the one before, 0.783; comparisons asked about
+# each side, 0.787 and 0.714; quotations quoted to their end, 0.791; a figure of the asked kind, 0.796 and 0.737; a
+# purpose answers "why", 0.800; a figure of the asked kind whatever the question word, 0.813 and 0.800; what an event
+# led to is not answered by a sentence that says it is still to come, 0.821 and 0.839; sentence meaning corrected for
+# hubness, 0.847; a birth, a death, an agreement and what a change is of answered only by a sentence that reports it,
+# 0.860 and 0.892; runners-up for questions in another script, 0.864; a post answered only by a sentence that names one,
+# 0.868 and 0.909.)
 GATE = {
-    ("answers", "accuracy"): 0.85,
-    ("refusals", "f1"): 0.88,
+    ("answers", "accuracy"): 0.86,
+    ("refusals", "f1"): 0.90,
+    ("refusals", "recall"): 0.85,
     ("retrieval", "evidence_hit@5"): 0.91,
     ("answers", "by_category", "paraphrase", "accuracy"): 0.80,
     ("answers", "by_category", "metadata", "accuracy"): 0.9,

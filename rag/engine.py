@@ -33,6 +33,7 @@ from rag.extract import (
     Extraction,
     IdfTable,
     candidates,
+    clearest_first,
     extract,
     passage_evidence,
 )
@@ -230,20 +231,27 @@ class RAG:
         if len(questions) == 1:
             extraction = self._extraction(request, request.question, found, corpus)
             return self._extractive_answer(request.question, [extraction], found.sources, corpus)
-        extractions, sources = [], list(found.sources)
+        sources, searched = list(found.sources), []
         for part in questions:
             query = part if part == questions[0] else self._with_context(part, questions[0])
             vector = self.retriever.embed_query(query)
             doc_ids = list(request.doc_ids) if request.doc_ids else None
             part_sources = self.retriever.retrieve(query, k=request.top_k, doc_ids=doc_ids, query_vector=vector)
-            # A part does not quote again what an earlier part quoted: its own answer would be lost in the
-            # citation of the same sentence (dev: one multi-part question gained, untouched split unchanged).
-            quoted = " ".join(c.text for e in extractions for c in e.chosen)
-            extractions.append(self._extraction(request, part, Retrieval(query, vector, part_sources, None), corpus,
-                                                PART_SENTENCES, quoted))
+            searched.append(Retrieval(query, vector, part_sources, None))
             seen = {s.chunk_id for s in sources}
             sources += [s for s in part_sources if s.chunk_id not in seen]
-        return self._extractive_answer(request.question, extractions, sources, corpus, questions)
+        # A part does not quote again what a part answered before it quoted: its own answer would be lost in the
+        # citation of the same sentence (dev: one multi-part question gained, untouched split unchanged). Parts are
+        # answered clearest first, so that of two parts that want one sentence the one it answers more clearly
+        # keeps it (dev accuracy 0.868 → 0.872, one gained, none lost; untouched split unchanged).
+        alone = [self._extraction(request, part, found_part, corpus, PART_SENTENCES)
+                 for part, found_part in zip(questions, searched, strict=True)]
+        extractions: dict[int, Extraction] = {}
+        for i in clearest_first(alone):
+            quoted = " ".join(c.text for e in extractions.values() for c in e.chosen)
+            extractions[i] = self._extraction(request, questions[i], searched[i], corpus, PART_SENTENCES, quoted)
+        return self._extractive_answer(request.question, [extractions[i] for i in range(len(questions))], sources,
+                                       corpus, questions)
 
     def _extraction(self, request: Request, question: str, found: Retrieval, corpus: Corpus,
                     most: int = ANSWER_SENTENCES, quoted: str = "") -> Extraction:

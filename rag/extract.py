@@ -298,6 +298,18 @@ def _holds_what_is_asked(question: str, chosen: list[Candidate]) -> bool:
                                 and (not measured or measured & term_set(c.text)) for c in chosen)
 
 
+def clearest_first(extractions: Sequence[Extraction]) -> list[int]:
+    """The order in which to answer the parts of a question: by how far each part's best sentence leads its
+    runner-up, answerable parts before refused ones (stable for ties)."""
+    def lead(extraction: Extraction) -> float:
+        scores = [c.score for c in extraction.candidates[:2]]
+        if not extraction.answerable or not scores:
+            return -math.inf
+        return scores[0] - (scores[1] if len(scores) > 1 else 0.0)
+
+    return sorted(range(len(extractions)), key=lambda i: -lead(extractions[i]))
+
+
 def _choose(question: str, cands: list[Candidate], most: int = ANSWER_SENTENCES, cross_script: bool = False
             ) -> list[Candidate]:
     """The best sentence, with the one next to it that holds the asked-for kind, or with its runners-up (which

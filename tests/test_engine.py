@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import re
+from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
@@ -15,10 +16,12 @@ from rag import retrieve as retrieve_module
 from rag.extract import (
     REPEAT_PENALTY,
     Candidate,
+    Extraction,
     IdfTable,
     PassageEvidence,
     _scored,
     candidates,
+    clearest_first,
     extract,
 )
 from rag.question import counted_kind, has_type, question_type
@@ -271,6 +274,20 @@ def test_each_part_of_a_two_part_question_quotes_its_own_sentence(engine: RAG) -
                         "to mark it?")
     assert not answer.refused and len({c.quote for c in answer.citations}) >= 2
     assert "30th anniversary" in answer.text and "exercises" in answer.text
+
+
+def test_parts_are_answered_clearest_first() -> None:
+    shared = _candidate("The first footage was filmed by Putin's personal cameraman.", 0.85, 0.3, True)
+
+    def part(best: float, runner_up: float, answerable: bool = True) -> Extraction:
+        cands = [replace(shared, score=best), _candidate("Another sentence.", 0.8, 0.1, True)]
+        cands[1] = replace(cands[1], score=runner_up)
+        return Extraction(answerable, "" if answerable else "wrong_type", cands[:1] if answerable else [], cands)
+
+    # The second part's best sentence leads by more: it is answered first and keeps the sentence both want.
+    assert clearest_first([part(0.77, 0.73), part(0.70, 0.40)]) == [1, 0]
+    assert clearest_first([part(0.70, 0.40), part(0.77, 0.73)]) == [0, 1]
+    assert clearest_first([part(0.9, 0.1, answerable=False), part(0.5, 0.45)]) == [1, 0]
 
 
 def test_a_count_question_needs_the_counted_things_in_the_answer() -> None:

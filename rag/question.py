@@ -224,14 +224,16 @@ _UNITS: list[tuple[re.Pattern[str], re.Pattern[str]]] = [
     (re.compile(r"\b(?:what|which) (?:post|position|office|job|title|rank)s? (?:does|did|do|is|was|were|has|had"
                 r"|have|will|would)\b|\bwhat (?:is|was) (?:the |his |her |their |\w+['’]s )(?:post|position|job)\b"
                 r"|\bкак(?:ую|ой|ая|ое) (?:должност|пост|звани)\w*|\bкем (?:работа|был|являет|служи)\w*", re.I),
-     re.compile(r"\b(?:president|premier|prime minister|minister|chair(?:man|woman|person)?|head|chief|director|leader"
-                r"|secretary|ambassador|envoy|governor|mayor|speaker|deputy|spokes(?:man|woman|person)|advis[eo]r"
-                r"|aide|commander|general|officer|editor|correspondent|observer|columnist|journalist|reporter"
-                r"|analyst|professor|founder|ceo|manager|member|senator|lawmaker|judge|prosecutor|ombudsman|rector"
-                r"|king|queen|emperor|prince)\w*|\bпрезидент|\bпремьер|\bминистр|\bпредседател|\bглав[аыуе]\b"
-                r"|\bруководител|\bдиректор|\bсекретар|\bпосол|\bпосл[аоу]\b|\bгубернатор|\bмэр|\bспикер|\bзаместител"
-                r"|\bдепутат|\bсоветник|\bпомощник|\bкомандующ|\bгенерал|\bредактор|\bкорреспондент|\bобозревател"
-                r"|\bжурналист|\bаналитик|\bпрофессор|\bоснователь|\bчлен\w*|\bсенатор|\bсудь|\bпрокурор|\bректор",
+     re.compile(r"\b(?:president|premier|prime minister|minister|chair(?:m[ae]n|wom[ae]n|person)?|head|chief"
+                r"|director|leader|secretary|ambassador|envoy|governor|mayor|speaker|deputy"
+                r"|spokes(?:m[ae]n|wom[ae]n|person)|advis[eo]r|aide|commander|general|officer|editor|correspondent"
+                r"|observer|columnist|journalist|reporter|analyst|professor|founder|ceo|manager|member|senator"
+                r"|lawmaker|judge|prosecutor|ombudsman|rector|king|queen|emperor|prince)(?:s|es)?\b"
+                r"|\b(?:presidency|premiership|chairmanship)\b|\bпрезидент|\bпремьер|\bминистр|\bпредседател"
+                r"|\bглав[аыуе]\b|\bруководител|\bдиректор|\bсекретар|\bпосол|\bпосл[аоу]\b|\bгубернатор|\bмэр"
+                r"|\bспикер|\bзаместител|\bдепутат|\bсоветник|\bпомощник|\bкомандующ|\bгенерал|\bредактор"
+                r"|\bкорреспондент|\bобозревател|\bжурналист|\bаналитик|\bпрофессор|\bоснователь|\bчлен\w*"
+                r"|\bсенатор|\bсудь[яиейю]\b|\bпрокурор|\bректор",
                 re.I)),
 ]
 

@@ -80,6 +80,10 @@ def test_a_figure_question_wants_a_figure_of_its_kind() -> None:
     # "Какая доля" asks for a share; "какая должность" (a post) does not.
     assert not holds_asked_unit("Какая доля экспорта идёт через КТК?", "Exports rose to 120 million.")
     assert holds_asked_unit("Какую должность занимает Нарышкин?", "The SVR director Naryshkin, 40%, spoke.")
+    # A post by its holder's title, plural or the office's name; not a word that merely begins like one.
+    assert holds_asked_unit("What post did they hold?", "The two chairmen met in Astana.")
+    assert holds_asked_unit("What post did he keep?", "He kept the chairmanship of the Security Council.")
+    assert not holds_asked_unit("Какую должность он занимал?", "Такова его судьба, headed for Astana.")
     # A value, a price, a fine: an amount of money.
     for question in ("What is the monetary value of the deal?", "What was the value of the contract?",
                      "How large was the fine imposed on the company?", "Каков штраф?"):

@@ -249,7 +249,8 @@ class RAG:
         extractions: dict[int, Extraction] = {}
         for i in clearest_first(alone):
             quoted = " ".join(c.text for e in extractions.values() for c in e.chosen)
-            extractions[i] = self._extraction(request, questions[i], searched[i], corpus, PART_SENTENCES, quoted)
+            extractions[i] = (self._extraction(request, questions[i], searched[i], corpus, PART_SENTENCES, quoted)
+                              if quoted else alone[i])
         return self._extractive_answer(request.question, [extractions[i] for i in range(len(questions))], sources,
                                        corpus, questions)
 
